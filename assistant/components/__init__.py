@@ -1,0 +1,1 @@
+"""The pipeline's stages, one module each: parse, chunk, embed, store, retrieve."""

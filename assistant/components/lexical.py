@@ -1,0 +1,88 @@
+"""Lexical index: BM25 (bm25s, English stemming) over the stored chunks, rebuilt when they change."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+TOKEN_PATTERN = r"(?u)\b\w+\b"
+
+
+class BM25Index:
+    """A BM25 index over (chunk_id, text) pairs, cached on disk under a generation number.
+
+    >>> index = BM25Index.build([("c1", "Tajik migrants in Russia"), ("c2", "Charles Hermite")])
+    >>> index.query("migrants", 1)
+    [('c1', 0.55)]
+    """
+
+    def __init__(self, retriever, ids: list[str]) -> None:
+        self._retriever = retriever
+        self._ids = ids
+
+    @classmethod
+    def build(cls, items: Iterable[tuple[str, str]]) -> BM25Index:
+        import bm25s
+
+        pairs = list(items)
+        ids = [chunk_id for chunk_id, _ in pairs]
+        retriever = bm25s.BM25()
+        if pairs:
+            tokens = bm25s.tokenize(
+                [text for _, text in pairs], token_pattern=TOKEN_PATTERN, stopwords="en",
+                stemmer=_stemmer(), return_ids=True, show_progress=False,
+            )
+            retriever.index(tokens, show_progress=False)
+        return cls(retriever, ids)
+
+    def save(self, folder: Path, generation: int) -> None:
+        """Write atomically: into a sibling folder, then renamed into place."""
+        scratch = folder.with_name(folder.name + ".tmp")
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        if self._ids:
+            self._retriever.save(str(scratch), show_progress=False)
+        (scratch / "ids.json").write_text(json.dumps({"generation": generation, "ids": self._ids}))
+        shutil.rmtree(folder, ignore_errors=True)
+        scratch.rename(folder)
+
+    @classmethod
+    def load(cls, folder: Path, generation: int) -> BM25Index | None:
+        """The cached index if it was built for this generation, else None."""
+        import bm25s
+
+        try:
+            meta = json.loads((folder / "ids.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if meta.get("generation") != generation:
+            return None
+        if not meta["ids"]:
+            return cls(bm25s.BM25(), [])
+        return cls(bm25s.BM25.load(str(folder), show_progress=False, verbosity=0), meta["ids"])
+
+    def query(self, text: str, n: int) -> list[tuple[str, float]]:
+        import bm25s
+
+        if not self._ids:
+            return []
+        tokens = bm25s.tokenize(
+            [text], token_pattern=TOKEN_PATTERN, stopwords="en", stemmer=_stemmer(),
+            return_ids=False, show_progress=False,
+        )
+        vocabulary = self._retriever.vocab_dict
+        known = [[token for token in tokens[0] if token in vocabulary]]
+        if not known[0]:
+            return []
+        documents, scores = self._retriever.retrieve(known, k=min(n, len(self._ids)), show_progress=False)
+        return [(self._ids[int(i)], float(s)) for i, s in zip(documents[0], scores[0]) if s > 0]
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")

@@ -1,0 +1,84 @@
+"""The assistant's one error tree; each class carries the HTTP status an API answers with.
+
+    AssistantError (500)
+    ├── InputError (400)
+    │   ├── QuestionTooLong (413)
+    │   └── DocumentError (422)          a file that cannot become a document
+    │       ├── UnsupportedFileType (415)
+    │       ├── FileTooLarge (413)
+    │       ├── EmptyDocument (422)
+    │       ├── CorruptDocument (422)
+    │       ├── EncryptedDocument (422)
+    │       └── UnreadableEncoding (422)
+    ├── NotFound (404)
+    │   └── DocumentNotFound (404)
+    └── BackendUnavailable (503)          a store or model cannot be reached or loaded
+"""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """Base of every error the assistant raises on purpose."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InputError(AssistantError):
+    status = 400
+    code = "bad_input"
+
+
+class QuestionTooLong(InputError):
+    status = 413
+    code = "question_too_long"
+
+
+class DocumentError(InputError):
+    status = 422
+    code = "bad_document"
+
+
+class UnsupportedFileType(DocumentError):
+    status = 415
+    code = "unsupported_file_type"
+
+
+class FileTooLarge(DocumentError):
+    status = 413
+    code = "file_too_large"
+
+
+class EmptyDocument(DocumentError):
+    code = "empty_document"
+
+
+class CorruptDocument(DocumentError):
+    code = "corrupt_document"
+
+
+class EncryptedDocument(DocumentError):
+    code = "encrypted_document"
+
+
+class UnreadableEncoding(DocumentError):
+    code = "unreadable_encoding"
+
+
+class NotFound(AssistantError):
+    status = 404
+    code = "not_found"
+
+
+class DocumentNotFound(NotFound):
+    code = "document_not_found"
+
+
+class BackendUnavailable(AssistantError):
+    status = 503
+    code = "backend_unavailable"

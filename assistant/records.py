@@ -1,0 +1,143 @@
+"""Typed records passed between stages: file -> document -> chunk -> hit, plus ingest outcomes."""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+
+def content_hash(text: str) -> str:
+    """Stable hash of a document's text; file documents take their id from it."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A file offered for ingestion. `key` says which earlier document it replaces."""
+
+    path: Path
+    name: str
+    key: str
+
+    @classmethod
+    def from_path(cls, path: Path) -> SourceFile:
+        resolved = path.resolve()
+        return cls(path=path, name=path.name, key=str(resolved))
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A PDF page's span inside the document text (1-based page number)."""
+
+    number: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDocument:
+    """A document's full text, as stored and as quoted from."""
+
+    doc_id: str
+    key: str
+    title: str
+    source: str
+    text: str
+    pages: tuple[Page, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.text)
+
+    def page_at(self, offset: int) -> int | None:
+        """The page holding character `offset`, or None for documents without pages."""
+        if not self.pages:
+            return None
+        starts = [page.start for page in self.pages]
+        return self.pages[max(0, bisect.bisect_right(starts, offset) - 1)].number
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A passage of a document: `text == document.text[start:end]`."""
+
+    chunk_id: str
+    doc_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    page: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A retrieved chunk with its document's title and every score that ranked it."""
+
+    chunk: Chunk
+    title: str
+    source: str
+    score: float
+    dense_rank: int | None = None
+    dense_similarity: float | None = None
+    lexical_rank: int | None = None
+    lexical_score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """What `docs list` shows about a stored document."""
+
+    doc_id: str
+    title: str
+    source: str
+    chunks: int
+    chars: int
+    pages: int
+    added_at: str
+
+
+IngestStatus = Literal["added", "replaced", "unchanged", "skipped", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    """What happened to one document (or one file that yielded none)."""
+
+    source: str
+    status: IngestStatus
+    doc_id: str | None = None
+    title: str | None = None
+    chunks: int = 0
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """The summary of one ingest run."""
+
+    outcomes: list[IngestOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: IngestStatus) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.status == status)
+
+    @property
+    def chunks(self) -> int:
+        return sum(o.chunks for o in self.outcomes if o.status in ("added", "replaced"))
+
+    @property
+    def failed(self) -> list[IngestOutcome]:
+        return [outcome for outcome in self.outcomes if outcome.status == "failed"]
+
+
+@dataclass(slots=True)
+class ParsedFile:
+    """What one file yielded: its documents, and the records inside it that were rejected."""
+
+    documents: list[ParsedDocument] = field(default_factory=list)
+    rejected: list[IngestOutcome] = field(default_factory=list)
