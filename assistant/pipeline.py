@@ -93,12 +93,26 @@ def _batches(pending: list, batch_chunks: int) -> Iterator[list]:
 
 def _embed_and_store(batch: list, embedder: Embedder, store: Store, report: IngestReport) -> None:
     texts = [indexed_text(d.title, d.doc_id, c.text) for d, chunks, _ in batch for c in chunks]
-    replaced = [old for _, _, old in batch if old]
     try:
         vectors = embedder.embed_documents(texts)
-        store.write([(d, chunks) for d, chunks, _ in batch], vectors, replaced)
     except AssistantError as error:
         report.outcomes.extend(_outcome(d, "failed", 0, error.message) for d, _, _ in batch)
+        return
+    _store(batch, vectors, store, report)
+
+
+def _store(batch: list, vectors, store: Store, report: IngestReport) -> None:
+    """Write the batch at once; if that fails, document by document so one bad one fails alone."""
+    try:
+        store.write([(d, chunks) for d, chunks, _ in batch], vectors, [old for _, _, old in batch if old])
+    except AssistantError as error:
+        if len(batch) == 1:
+            report.outcomes.append(_outcome(batch[0][0], "failed", 0, error.message))
+            return
+        offset = 0
+        for item in batch:
+            _store([item], vectors[offset : offset + len(item[1])], store, report)
+            offset += len(item[1])
         return
     report.outcomes.extend(_outcome(d, "replaced" if old else "added", len(c)) for d, c, old in batch)
 

@@ -52,9 +52,13 @@ class RetrievalSettings(BaseModel):
 
     top_k: int = Field(5, ge=1, le=100, description="Passages returned by default.")
     candidates: int = Field(50, ge=1, le=500, description="Candidates taken from each retriever before fusion.")
-    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion damping constant.")
-    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
-    lexical_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion.")
+    fusion: Literal["convex", "rrf"] = Field(
+        "convex",
+        description="`convex`: weighted sum of min-max-normalised scores; `rrf`: reciprocal rank fusion.",
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion damping constant (fusion=rrf).")
+    dense_weight: float = Field(0.5, ge=0, description="Weight of the dense retriever in fusion.")
+    lexical_weight: float = Field(0.5, ge=0, description="Weight of the BM25 retriever in fusion.")
     duplicate_threshold: float = Field(
         0.8, gt=0, le=1, description="Word-shingle Jaccard similarity above which two hits are one."
     )

@@ -43,7 +43,7 @@ class Chunker:
         digest = document.content_hash
         return [
             Chunk(
-                chunk_id=chunk_id(digest, start, end),
+                chunk_id=chunk_id(document.doc_id, digest, start, end),
                 doc_id=document.doc_id,
                 ordinal=ordinal,
                 start=start,
@@ -55,9 +55,12 @@ class Chunker:
         ]
 
 
-def chunk_id(document_hash: str, start: int, end: int) -> str:
-    """Ids derive from content, so re-ingesting the same text yields the same ids."""
-    return hashlib.sha256(f"{document_hash}:{start}:{end}".encode()).hexdigest()[:20]
+def chunk_id(doc_id: str, document_hash: str, start: int, end: int) -> str:
+    """Ids derive from content, so re-ingesting the same text yields the same ids.
+
+    The document id is part of it: two records may hold the same text under different ids.
+    """
+    return hashlib.sha256(f"{doc_id}:{document_hash}:{start}:{end}".encode()).hexdigest()[:20]
 
 
 def locate(text: str, pieces: list[str]) -> list[tuple[int, int]]:
