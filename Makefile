@@ -12,6 +12,7 @@ run: install ingest
 
 ingest: install
 	$(BIN)/assistant ingest corpus
+	@echo 'Ask the store: .venv/bin/assistant search "How many Tajik migrants work in Russia?"'
 
 test: install-dev
 	$(BIN)/python -m pytest

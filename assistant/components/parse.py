@@ -11,6 +11,7 @@ import unicodedata
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from xml.etree import ElementTree
 
 from assistant.errors import (
     CorruptDocument,
@@ -57,7 +58,10 @@ def decode_text(data: bytes) -> str:
     """Bytes to text: BOM, then UTF-8, then a detected encoding; binary junk is refused."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            return _checked_text(data.decode(encoding, errors="strict"))
+            try:
+                return _checked_text(data.decode(encoding, errors="strict"))
+            except UnicodeDecodeError as error:
+                raise UnreadableEncoding(f"text marked as {encoding} could not be decoded") from error
     if b"\x00" in data[:8192]:
         raise CorruptDocument("binary data, not text")
     try:
@@ -188,13 +192,15 @@ def _join_pages(texts: list[str]) -> tuple[str, tuple[Page, ...]]:
     pages: list[Page] = []
     offset = 0
     for number, page_text in enumerate(texts, start=1):
-        if parts:
+        # No separator before the first text: blank leading pages must not shift the offsets.
+        if offset and page_text:
             parts.append("\n\n")
             offset += 2
         pages.append(Page(number, offset, offset + len(page_text)))
         parts.append(page_text)
         offset += len(page_text)
-    return "".join(parts).strip(), tuple(pages) if "".join(texts).strip() else ()
+    text = "".join(parts)
+    return text, tuple(pages) if text else ()
 
 
 def parse_docx(source: SourceFile, data: bytes) -> ParsedFile:
@@ -205,7 +211,7 @@ def parse_docx(source: SourceFile, data: bytes) -> ParsedFile:
     try:
         text = docx2txt.process(io.BytesIO(data))
         title = _docx_title(data)
-    except (zipfile.BadZipFile, KeyError, ValueError) as error:
+    except (zipfile.BadZipFile, KeyError, ValueError, ElementTree.ParseError) as error:
         raise CorruptDocument(f"DOCX could not be read ({error})") from error
     text = normalise(_BLANK_LINES.sub("\n\n", text or ""))
     return ParsedFile([_document(source, text, title)])

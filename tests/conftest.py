@@ -1,0 +1,184 @@
+"""Shared fixtures: fast settings (hashing embedder, embedded Chroma in tmp), the real model, a Chroma server."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fixtures import make_fixtures
+
+from assistant import pipeline
+from assistant.backends import Backends
+from assistant.errors import (
+    CorruptDocument,
+    EmptyDocument,
+    EncryptedDocument,
+    UnreadableEncoding,
+    UnsupportedFileType,
+)
+from assistant.records import Hit, IngestReport
+from assistant.settings import Settings, get_settings
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GOOD = FIXTURES / "good"
+BAD = FIXTURES / "bad"
+CORPUS = Path(__file__).parents[1] / "corpus"
+ARTICLE = CORPUS / "hegemons-k-device-tajiks-in-the-crosshairs.txt"
+BIN = Path(sys.executable).parent
+
+# The good fixtures yield 5 file documents plus 3 JSONL records.
+GOOD_DOCUMENTS = 8
+
+
+def _zip(entries: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+BAD_INPUTS = [
+    # (file name, bytes or a fixture path, error class)
+    ("corrupt.pdf", BAD / "corrupt.pdf", CorruptDocument),
+    ("encrypted.pdf", BAD / "encrypted.pdf", EncryptedDocument),
+    ("empty.txt", BAD / "empty.txt", EmptyDocument),
+    ("junk.txt", BAD / "junk.txt", CorruptDocument),
+    ("notes.xyz", BAD / "notes.xyz", UnsupportedFileType),
+    ("no-suffix", b"plain text without an extension", UnsupportedFileType),
+    ("blank.txt", b"  \n\t \r\n ", EmptyDocument),
+    ("junk.html", BAD / "junk.txt", CorruptDocument),
+    ("scripts-only.html", b"<html><body><script>var a = 1;</script></body></html>", EmptyDocument),
+    ("textless.pdf", make_fixtures.pdf_bytes([[]], "Nothing"), EmptyDocument),
+    ("garbage.docx", b"PK\x03\x04 this is not really a zip archive", CorruptDocument),
+    ("no-body.docx", _zip({"docProps/core.xml": "<x/>"}), CorruptDocument),
+    ("bad-xml.docx", _zip({"word/document.xml": "<w:document><not closed"}), CorruptDocument),
+    ("blank-lines.jsonl", b"\n\n   \n", EmptyDocument),
+    ("truncated-utf16.txt", b"\xff\xfe" + "hello".encode("utf-16-le") + b"x", UnreadableEncoding),
+]
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No ASSISTANT_* variable of the developer's shell leaks into a test; the settings cache starts empty."""
+    for name in list(os.environ):
+        if name.startswith("ASSISTANT_"):
+            monkeypatch.delenv(name)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def fast_settings(data_dir: Path, **overrides) -> Settings:
+    """Settings with the hashing embedder and embedded Chroma under `data_dir`."""
+    values = {"data_dir": data_dir, "embedding": {"backend": "hashing"}, **overrides}
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return fast_settings(tmp_path / "data")
+
+
+@pytest.fixture
+def backends(settings: Settings) -> Iterator[Backends]:
+    built = Backends(settings)
+    yield built
+    if "store" in built.__dict__:
+        built.store.docstore.close()
+
+
+def ingest(backends: Backends, *paths: Path, max_bytes: int = 10_000_000) -> IngestReport:
+    """Discover and ingest `paths` the way the CLI does."""
+    report = IngestReport()
+    sources = pipeline.discover(list(paths), report)
+    return pipeline.ingest(
+        sources,
+        chunker=backends.chunker,
+        embedder=backends.embedder,
+        store=backends.store,
+        max_bytes=max_bytes,
+        batch_chunks=backends.settings.ingest.batch_chunks,
+        report=report,
+    )
+
+
+def search(backends: Backends, question: str, k: int = 5) -> list[Hit]:
+    return pipeline.search(
+        question, retriever=backends.retriever, k=k, max_chars=backends.settings.retrieval.max_question_chars
+    )
+
+
+def outcomes_by_source(report: IngestReport) -> dict[str, str]:
+    return {outcome.source: outcome.status for outcome in report.outcomes}
+
+
+@pytest.fixture
+def good_copy(tmp_path: Path) -> Path:
+    """A writable copy of the good fixtures."""
+    return Path(shutil.copytree(GOOD, tmp_path / "good"))
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    """The packaged all-MiniLM-L6-v2, loaded once per session."""
+    from assistant.components.embed import PACKAGED_MINILM, SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder(PACKAGED_MINILM)
+    assert embedder.embed_query("warm up").shape == (384,)
+    return embedder
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_heartbeat(url: str, process: subprocess.Popen, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `chroma run` server for the session; yields its URL."""
+    folder = tmp_path_factory.mktemp("chroma-server")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (folder / "server.log").open("wb")
+    command = [str(BIN / "chroma"), "run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        if not _wait_for_heartbeat(url, process, timeout=60):
+            pytest.fail(f"chroma run did not answer on {url}:\n{(folder / 'server.log').read_text()[-2000:]}")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()

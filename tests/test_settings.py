@@ -1,0 +1,79 @@
+"""Settings: the index fingerprint names what determines the vectors; ASSISTANT_* variables are read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from assistant.settings import Settings, get_settings
+
+
+@pytest.mark.parametrize(
+    ("overrides", "same_index"),
+    [
+        ({"ingest": {"chunk_size": 128}}, False),
+        ({"ingest": {"chunk_overlap": 8}}, False),
+        ({"embedding": {"backend": "hashing"}}, False),
+        ({"embedding": {"model": "/models/other"}}, False),
+        ({"retrieval": {"top_k": 9, "candidates": 10}}, True),
+        ({"ingest": {"max_file_mb": 1, "batch_chunks": 8}}, True),
+        ({"embedding": {"batch_size": 4}}, True),
+        ({"store": {"chroma_url": "http://127.0.0.1:8000"}}, True),
+    ],
+)
+def test_index_fingerprint_changes_only_with_what_determines_the_vectors(overrides: dict, same_index: bool) -> None:
+    base, other = Settings(), Settings(**overrides)
+    assert (other.index_fingerprint() == base.index_fingerprint()) is same_index
+    assert (other.index_dir == base.index_dir) is same_index
+
+
+def test_fingerprint_is_stable_and_short() -> None:
+    base = Settings()
+    assert Settings().index_fingerprint() == base.index_fingerprint()
+    assert len(base.index_fingerprint()) == 12
+    assert base.index_dir == Path("assistant-data") / f"index-{base.index_fingerprint()}"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "read"),
+    [
+        ("ASSISTANT_RETRIEVAL__TOP_K", "8", lambda s: s.retrieval.top_k == 8),
+        ("ASSISTANT_RETRIEVAL__CANDIDATES", "120", lambda s: s.retrieval.candidates == 120),
+        ("ASSISTANT_INGEST__CHUNK_SIZE", "64", lambda s: s.ingest.chunk_size == 64),
+        ("ASSISTANT_INGEST__MAX_FILE_MB", "0.5", lambda s: s.ingest.max_file_mb == 0.5),
+        ("ASSISTANT_EMBEDDING__BACKEND", "hashing", lambda s: s.embedding.backend == "hashing"),
+        ("ASSISTANT_STORE__CHROMA_URL", "http://10.0.0.2:8000", lambda s: s.store.chroma_url == "http://10.0.0.2:8000"),
+        ("ASSISTANT_DATA_DIR", "/srv/assistant", lambda s: s.data_dir == Path("/srv/assistant")),
+    ],
+)
+def test_environment_variables_are_read(monkeypatch, variable: str, value: str, read) -> None:
+    monkeypatch.setenv(variable, value)
+    assert read(Settings())
+    assert read(get_settings())
+
+
+def test_get_settings_is_cached_until_cleared(monkeypatch) -> None:
+    monkeypatch.setenv("ASSISTANT_RETRIEVAL__TOP_K", "7")
+    first = get_settings()
+    monkeypatch.setenv("ASSISTANT_RETRIEVAL__TOP_K", "9")
+    assert get_settings() is first and first.retrieval.top_k == 7
+    get_settings.cache_clear()
+    assert get_settings().retrieval.top_k == 9
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ASSISTANT_RETRIEVAL__TOP_K", "0"),
+        ("ASSISTANT_RETRIEVAL__TOP_K", "many"),
+        ("ASSISTANT_INGEST__CHUNK_SIZE", "4"),
+        ("ASSISTANT_EMBEDDING__BACKEND", "word2vec"),
+        ("ASSISTANT_INGEST__MAX_FILE_MB", "-1"),
+    ],
+)
+def test_invalid_environment_values_are_refused(monkeypatch, variable: str, value: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError):
+        Settings()

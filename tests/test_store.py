@@ -1,0 +1,360 @@
+"""Ingest and store: counts, idempotence, replacement, deletion, and all-or-nothing writes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import BAD, BAD_INPUTS, GOOD, GOOD_DOCUMENTS, fast_settings, ingest, outcomes_by_source, search
+
+from assistant.backends import Backends
+from assistant.components.docstore import DocStore
+from assistant.components.vectorstore import ChromaStore
+from assistant.errors import BackendUnavailable, DocumentNotFound
+from assistant.records import IngestReport
+
+
+def doc_ids(backends: Backends) -> set[str]:
+    return {info.doc_id for info in backends.store.docstore.list_documents()}
+
+
+def stored_chunks(backends: Backends) -> int:
+    return sum(info.chunks for info in backends.store.docstore.list_documents())
+
+
+def hit_doc_ids(backends: Backends, question: str, k: int = 20) -> list[str]:
+    return [hit.chunk.doc_id for hit in search(backends, question, k)]
+
+
+def vector_ids(backends: Backends) -> set[str]:
+    """Every id in the vector store (a query for more neighbours than there are vectors returns them all)."""
+    vectors = backends.store.vectors
+    return {chunk_id for chunk_id, _ in vectors.query(backends.embedder.embed_query("anything"), vectors.count() + 10)}
+
+
+def assert_consistent(backends: Backends) -> None:
+    """Every committed chunk has a vector, no vector lacks a chunk, nothing is left journalled."""
+    assert backends.store.vectors.count() == stored_chunks(backends)
+    assert backends.store.docstore.orphan_vectors() == []
+
+
+def test_folder_ingest_counts(backends: Backends, good_copy: Path) -> None:
+    shutil.copy(BAD / "notes.xyz", good_copy / "notes.xyz")
+    (good_copy / ".hidden.txt").write_text("A hidden file is never ingested.")
+    report = ingest(backends, good_copy)
+    assert (report.count("added"), report.count("skipped"), report.count("failed")) == (GOOD_DOCUMENTS, 1, 0)
+    assert [o.source for o in report.outcomes if o.status == "skipped"] == [str(good_copy / "notes.xyz")]
+    assert len(doc_ids(backends)) == GOOD_DOCUMENTS
+    assert report.chunks == stored_chunks(backends) >= GOOD_DOCUMENTS
+    assert_consistent(backends)
+
+
+NAMED_BAD = [
+    # (path, outcome source, reason fragment)
+    (BAD / "corrupt.pdf", "corrupt.pdf", "PDF could not be read"),
+    (BAD / "encrypted.pdf", "encrypted.pdf", "encrypted"),
+    (BAD / "empty.txt", "empty.txt", "empty"),
+    (BAD / "junk.txt", "junk.txt", "binary"),
+    (BAD / "notes.xyz", "notes.xyz", "unsupported file type"),
+    (BAD / "missing.txt", str(BAD / "missing.txt"), "no such file"),
+]
+
+
+def test_named_bad_files_fail_with_reasons_and_the_batch_goes_on(backends: Backends) -> None:
+    paths = [GOOD / "skerryvore.txt", *(path for path, _, _ in NAMED_BAD), BAD / "mixed.jsonl", GOOD / "sourdough.md"]
+    report = ingest(backends, *paths)
+    reasons = {o.source: o.reason for o in report.failed}
+    for _, source, fragment in NAMED_BAD:
+        assert fragment in reasons[source] and "\n" not in reasons[source]
+    assert set(reasons) == {source for _, source, _ in NAMED_BAD} | {"mixed.jsonl:2", "mixed.jsonl:3"}
+    assert report.count("added") == 4
+    assert {"mix-okapi", "mix-axolotl"} <= doc_ids(backends)
+    assert hit_doc_ids(backends, "forest giraffe okapi")[0] == "mix-okapi"
+    assert_consistent(backends)
+
+
+def test_bad_files_inside_a_folder_fail_except_unknown_types_which_are_skipped(backends: Backends) -> None:
+    statuses = outcomes_by_source(ingest(backends, BAD))
+    assert statuses.pop(str(BAD / "notes.xyz")) == "skipped"
+    assert statuses.pop("mixed.jsonl#mix-okapi") == statuses.pop("mixed.jsonl#mix-axolotl") == "added"
+    assert set(statuses.values()) == {"failed"} and len(statuses) == 6
+
+
+def test_reingesting_unchanged_files_adds_nothing(backends: Backends) -> None:
+    first = ingest(backends, GOOD)
+    listing = backends.store.docstore.list_documents()
+    vectors, generation = backends.store.vectors.count(), backends.store.docstore.generation()
+    again = ingest(backends, GOOD)
+    counts = (again.count("unchanged"), again.count("added"), again.count("replaced"), again.chunks)
+    assert counts == (GOOD_DOCUMENTS, 0, 0, 0)
+    assert first.chunks == vectors == backends.store.vectors.count()
+    assert backends.store.docstore.list_documents() == listing
+    assert backends.store.docstore.generation() == generation
+
+
+def test_the_same_file_named_twice_in_one_run_is_stored_once(backends: Backends) -> None:
+    report = ingest(backends, GOOD / "skerryvore.txt", GOOD / ".." / "good" / "skerryvore.txt")
+    assert sorted(o.status for o in report.outcomes) == ["added", "unchanged"]
+    assert len(doc_ids(backends)) == 1
+    assert_consistent(backends)
+
+
+def test_a_changed_file_replaces_its_old_version(backends: Backends, tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("Walruses haul out on the ice floes of the Laptev Sea every summer.")
+    ingest(backends, path)
+    [old_id] = doc_ids(backends)
+    old_chunks = set(backends.store.docstore.chunk_ids_of([old_id]))
+    assert old_chunks <= vector_ids(backends)
+    path.write_text("Narwhals dive below the pack ice of Baffin Bay to hunt halibut.")
+    report = ingest(backends, path)
+    assert [(o.status, o.chunks) for o in report.outcomes] == [("replaced", 1)]
+    [new_id] = doc_ids(backends)
+    assert new_id != old_id
+    assert not old_chunks & vector_ids(backends)
+    assert old_id not in hit_doc_ids(backends, "walruses Laptev Sea ice floes")
+    assert hit_doc_ids(backends, "narwhals Baffin Bay halibut") == [new_id]
+    assert_consistent(backends)
+
+
+def test_a_changed_jsonl_record_replaces_its_old_text(backends: Backends, tmp_path: Path) -> None:
+    path = tmp_path / "records.jsonl"
+    shutil.copy(GOOD / "records.jsonl", path)
+    ingest(backends, path)
+    path.write_text(path.read_text().replace("seven times", "four times after the caldera collapsed"))
+    statuses = outcomes_by_source(ingest(backends, path))
+    assert statuses == {
+        "records.jsonl#rec-sicilian": "unchanged",
+        "records.jsonl#rec-krakatoa": "replaced",
+        "records.jsonl#rec-darjeeling": "unchanged",
+    }
+    assert "caldera" in backends.store.docstore.document("rec-krakatoa").text
+    assert_consistent(backends)
+
+
+def test_delete_removes_a_document_from_every_index(backends: Backends) -> None:
+    ingest(backends, GOOD)
+    victim = next(i for i in backends.store.docstore.list_documents() if i.title == "The Keeper's Log of Skerryvore")
+    vectors_before = backends.store.vectors.count()
+    victim_chunks = set(backends.store.docstore.chunk_ids_of([victim.doc_id]))
+    assert hit_doc_ids(backends, "Skerryvore lighthouse gannets")[0] == victim.doc_id
+    backends.store.delete(victim.doc_id)
+    assert victim.doc_id not in doc_ids(backends)
+    assert not victim_chunks & vector_ids(backends)
+    assert backends.store.vectors.count() == vectors_before - victim.chunks
+    assert victim.doc_id not in hit_doc_ids(backends, "Skerryvore lighthouse gannets", k=50)
+    lexical_ids = [chunk_id for chunk_id, _ in backends.store.lexical().query("Skerryvore gannets", 50)]
+    assert lexical_ids == []
+    assert_consistent(backends)
+
+
+def test_deleted_document_stays_gone_after_reopening(settings, backends: Backends) -> None:
+    ingest(backends, GOOD)
+    backends.store.delete("rec-krakatoa")
+    reopened = Backends(settings)
+    assert "rec-krakatoa" not in hit_doc_ids(reopened, "Krakatoa eruption Sunda Strait pressure wave", k=50)
+    with pytest.raises(DocumentNotFound):
+        reopened.store.delete("rec-krakatoa")
+
+
+def test_deleting_an_unknown_document_is_a_clean_not_found(backends: Backends) -> None:
+    with pytest.raises(DocumentNotFound) as caught:
+        backends.store.delete("no-such-doc")
+    assert "no-such-doc" in caught.value.message and caught.value.status == 404
+
+
+def test_jsonl_record_id_is_the_doc_id_reported_in_hits(backends: Backends) -> None:
+    ingest(backends, GOOD)
+    [top] = search(backends, "Krakatoa eruption in the Sunda Strait", k=1)
+    assert (top.chunk.doc_id, top.title, top.source) == ("rec-krakatoa", "Krakatoa 1883", "records.jsonl#rec-krakatoa")
+    assert backends.store.docstore.document("rec-krakatoa").metadata == {"topic": "volcano", "year": 1883}
+
+
+def test_records_with_the_same_text_under_different_ids_are_both_kept(backends: Backends, tmp_path: Path) -> None:
+    text = '"text": "The okapi lives in the Ituri forest."'
+    (tmp_path / "one.jsonl").write_text(f'{{"id": "a", {text}}}\n')
+    (tmp_path / "two.jsonl").write_text(f'{{"id": "b", {text}}}\n{{"id": "c", {text}}}\n')
+    first, second = ingest(backends, tmp_path / "one.jsonl"), ingest(backends, tmp_path / "two.jsonl")
+    assert [o.status for o in first.outcomes + second.outcomes] == ["added"] * 3
+    assert doc_ids(backends) == {"a", "b", "c"}
+    assert_consistent(backends)
+    assert hit_doc_ids(backends, "okapi Ituri forest")[0] in {"a", "b", "c"}  # identical passages collapse to one
+
+
+def test_a_pdf_hit_reports_its_page(backends: Backends) -> None:
+    ingest(backends, GOOD / "orbits.pdf")
+    hits = search(backends, "Hohmann transfer orbit 259 days Mars")
+    assert hits[0].title == "Orbital Mechanics Primer"
+    assert {hit.chunk.page for hit in hits} <= {1, 2}
+
+
+@pytest.mark.parametrize(
+    "name", ["..  spaced  ..txt", "ünïcødé 日本語 résumé.md", "$(touch pwned); 'q\" `x`.txt", "new\nline.txt"]
+)
+def test_hostile_file_names_ingest(backends: Backends, tmp_path: Path, name: str) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / name).write_text("Harbour seals haul out on the skerries of Orkney.")
+    report = ingest(backends, folder / ".." / "in" / name)
+    assert [(o.source, o.status) for o in report.outcomes] == [(name, "added")]
+    assert search(backends, "harbour seals Orkney")[0].source == name
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_oversize_files_fail_while_small_ones_pass(backends: Backends, tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_text("Large text about the migration of the Arctic tern. " * 10)
+    report = ingest(backends, big, GOOD / "sourdough.md", max_bytes=400)
+    statuses = {o.source: (o.status, o.reason) for o in report.outcomes}
+    assert statuses["big.txt"][0] == "failed" and "limit" in statuses["big.txt"][1]
+    assert statuses["sourdough.md"][0] == "added"
+
+
+def test_progress_is_reported_per_stage(backends: Backends) -> None:
+    from assistant import pipeline
+
+    seen: list[tuple[str, int, int]] = []
+    report = IngestReport()
+    sources = pipeline.discover([GOOD], report)
+    pipeline.ingest(
+        sources,
+        chunker=backends.chunker,
+        embedder=backends.embedder,
+        store=backends.store,
+        max_bytes=10**7,
+        batch_chunks=2,
+        on_progress=lambda *event: seen.append(event),
+        report=report,
+    )
+    assert [e for e in seen if e[0] == "parse"][-1] == ("parse", len(sources), len(sources))
+    assert [e for e in seen if e[0] == "embed"][-1] == ("embed", report.chunks, report.chunks)
+
+
+class FailingVectors:
+    """A real Chroma store whose `add` writes the vectors, then fails, for chosen documents (or all)."""
+
+    def __init__(self, inner: ChromaStore, poisoned: set[str] | None = None) -> None:
+        self.inner = inner
+        self.poisoned = poisoned
+
+    def add(self, ids, vectors, doc_ids) -> None:
+        self.inner.add(ids, vectors, doc_ids)
+        if self.poisoned is None or self.poisoned & set(doc_ids):
+            raise BackendUnavailable("could not store vectors: connection reset")
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+def test_a_vector_store_failure_fails_all_documents_and_leaves_nothing(backends: Backends) -> None:
+    backends.store.vectors = FailingVectors(backends.store.vectors)
+    report = ingest(backends, GOOD)
+    assert report.count("failed") == GOOD_DOCUMENTS and report.count("added") == 0
+    assert all("connection reset" in o.reason for o in report.failed)
+    assert doc_ids(backends) == set() and backends.store.vectors.count() == 0
+    assert_consistent(backends)
+
+
+def test_a_failing_document_leaves_no_partial_trace(backends: Backends) -> None:
+    backends.store.vectors = FailingVectors(backends.store.vectors, poisoned={"rec-krakatoa"})
+    report = ingest(backends, GOOD)
+    statuses = outcomes_by_source(report)
+    assert statuses["records.jsonl#rec-krakatoa"] == "failed"
+    stored = doc_ids(backends)
+    assert "rec-krakatoa" not in stored
+    assert {o.doc_id for o in report.outcomes if o.status == "added"} == stored
+    assert "rec-krakatoa" not in hit_doc_ids(backends, "Krakatoa Sunda Strait", k=50)
+    assert_consistent(backends)
+
+
+def test_a_docstore_error_after_the_vectors_were_written_removes_them(backends: Backends, monkeypatch) -> None:
+    ingest(backends, GOOD / "skerryvore.txt")
+    before = backends.store.vectors.count()
+
+    def broken_commit(self, documents, replaced):
+        raise RuntimeError("disk I/O error")
+
+    monkeypatch.setattr(DocStore, "commit", broken_commit)
+    with pytest.raises(RuntimeError):
+        ingest(backends, GOOD / "sourdough.md")
+    assert backends.store.vectors.count() == before
+    assert_consistent(backends)
+
+
+def test_a_crash_between_vectors_and_commit_is_cleaned_up_on_reopen(settings, backends: Backends, monkeypatch) -> None:
+    ingest(backends, GOOD / "skerryvore.txt")
+    before = backends.store.vectors.count()
+
+    def crash(self, documents, replaced):
+        raise KeyboardInterrupt  # not an Exception: no cleanup runs, as when the process dies
+
+    monkeypatch.setattr(DocStore, "commit", crash)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(backends, GOOD)
+    assert backends.store.vectors.count() > before, "the simulated crash should leave orphan vectors"
+    monkeypatch.undo()
+    reopened = Backends(settings)
+    assert reopened.store.vectors.count() == before
+    assert doc_ids(reopened) == doc_ids(backends) and len(doc_ids(reopened)) == 1
+    assert_consistent(reopened)
+
+
+def test_journalled_vectors_without_chunks_are_deleted_on_open(settings, backends: Backends) -> None:
+    ingest(backends, GOOD / "skerryvore.txt")
+    before = backends.store.vectors.count()
+    backends.store.docstore.mark_pending(["orphan-1", "orphan-2"])
+    backends.store.vectors.add(["orphan-1", "orphan-2"], np.ones((2, 384), dtype=np.float32) / 384**0.5, ["x", "x"])
+    assert backends.store.vectors.count() == before + 2
+    assert Backends(settings).store.vectors.count() == before
+
+
+def test_an_unreachable_vector_store_keeps_orphans_journalled(settings, backends: Backends) -> None:
+    backends.store.docstore.mark_pending(["orphan-1"])
+
+    class Down:
+        def delete(self, ids):
+            raise BackendUnavailable("could not delete vectors: down")
+
+    from assistant.components.store import Store
+
+    Store(backends.store.docstore, Down(), settings.index_dir / "bm25")
+    assert backends.store.docstore.orphan_vectors() == ["orphan-1"]
+
+
+def test_an_unreachable_chroma_server_is_backend_unavailable(tmp_path: Path) -> None:
+    settings = fast_settings(tmp_path, store={"chroma_url": "http://127.0.0.1:9"})
+    with pytest.raises(BackendUnavailable) as caught:
+        _ = Backends(settings).store
+    assert "127.0.0.1:9" in caught.value.message and caught.value.status == 503
+
+
+def test_different_index_settings_keep_separate_indexes(tmp_path: Path) -> None:
+    small = Backends(fast_settings(tmp_path, ingest={"chunk_size": 32}))
+    ingest(small, GOOD)
+    large = Backends(fast_settings(tmp_path, ingest={"chunk_size": 256}))
+    assert doc_ids(large) == set() and large.store.vectors.count() == 0
+    assert len(doc_ids(small)) == GOOD_DOCUMENTS
+
+
+def test_a_file_changed_to_another_files_text_drops_its_old_version(backends: Backends, tmp_path: Path) -> None:
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text("Walruses haul out on the ice floes of the Laptev Sea every summer.")
+    second.write_text("Narwhals dive below the pack ice of Baffin Bay to hunt halibut.")
+    ingest(backends, first, second)
+    first.write_text(second.read_text())
+    ingest(backends, first)
+    assert not any("Walruses" in hit.chunk.text for hit in search(backends, "walruses Laptev Sea", k=20))
+    assert_consistent(backends)
+
+
+def test_every_bad_input_fails_alone_without_stopping_the_batch(backends: Backends, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, content, _ in BAD_INPUTS:
+        (folder / name).write_bytes(content.read_bytes() if isinstance(content, Path) else content)
+    report = ingest(backends, *(folder / name for name, _, _ in BAD_INPUTS), GOOD / "skerryvore.txt")
+    assert {o.source for o in report.failed} == {name for name, _, _ in BAD_INPUTS}
+    assert all(o.reason and "\n" not in o.reason for o in report.failed)
+    assert [o.source for o in report.outcomes if o.status == "added"] == ["skerryvore.txt"]
