@@ -31,12 +31,11 @@ class Backends:
 
     @cached_property
     def store(self) -> Store:
-        fingerprint = self.settings.index_fingerprint()
         index_dir = self.settings.index_dir
-        vectors = ChromaStore.open(
-            self.settings.data_dir / "chroma", self.settings.store.chroma_url, f"chunks-{fingerprint}"
-        )
-        return Store(DocStore(index_dir / "docstore.sqlite3"), vectors, index_dir / "bm25")
+        docstore = DocStore(index_dir / "docstore.sqlite3")
+        collection = f"chunks-{self.settings.index_fingerprint()}-{docstore.store_id()}"
+        vectors = ChromaStore.open(self.settings.data_dir / "chroma", self.settings.store.chroma_url, collection)
+        return Store(docstore, vectors, index_dir / "bm25")
 
     @cached_property
     def chunker(self) -> Chunker:

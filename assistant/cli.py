@@ -123,7 +123,7 @@ class _ProgressBars:
 @app.command()
 def search(
     question: Annotated[str | None, typer.Argument(help="The question.")] = None,
-    k: Annotated[int, typer.Option("-k", "--top-k", min=1, max=100, help="How many passages.")] = 5,
+    k: Annotated[int | None, typer.Option("-k", "--top-k", min=1, max=100, help="How many passages (default: setting retrieval.top_k).")] = None,
     batch: Annotated[Path | None, typer.Option(help='JSONL of {"id","question"}; one JSON line out per record.')] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -131,6 +131,7 @@ def search(
     if (question is None) == (batch is None):
         raise typer.BadParameter("give a QUESTION or --batch FILE, not both")
     backends = _backends()
+    k = k or backends.settings.retrieval.top_k
     if batch is not None:
         _search_batch(backends, batch, k)
         return
@@ -213,8 +214,14 @@ def docs_delete(doc_id: Annotated[str, typer.Argument(help="The document id show
 
 def main() -> None:
     _offline()
+    from pydantic import ValidationError
+
     try:
         app()
     except AssistantError as error:  # raised outside a command's own handling
         typer.echo(f"error: {error.message}", err=True)
         sys.exit(1)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        typer.echo(f"error: invalid setting ({problems}); see the ASSISTANT_* variables in the README", err=True)
+        sys.exit(2)

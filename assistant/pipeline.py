@@ -69,6 +69,8 @@ def _plan(document: ParsedDocument, chunker: Chunker, store: Store, report: Inge
     """Chunk the document unless it is stored already or another one in this run has its id or key."""
     status, replaces = store.status(document)
     if status == "unchanged" or document.doc_id in planned:
+        if replaces and document.key not in planned:
+            store.delete(replaces)  # its new text is stored already, under another document
         report.outcomes.append(_outcome(document, "unchanged", 0))
         return
     if document.key in planned:

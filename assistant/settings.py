@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Bump when parsing or chunking changes the text that gets embedded: it renames the index.
-PARSER_VERSION = 1
+PARSER_VERSION = 2
 
 
 class IngestSettings(BaseModel):

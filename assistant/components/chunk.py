@@ -19,6 +19,9 @@ def split_sentences(text: str) -> list[str]:
     return [text[start:end] for start, end in zip(starts, ends, strict=True) if end > start]
 
 
+_WHITESPACE = re.compile(r"\s*")
+
+
 class Chunker:
     """LlamaIndex's sentence-aware splitter, sized in the embedding model's own tokens.
 
@@ -64,29 +67,53 @@ def chunk_id(doc_id: str, document_hash: str, start: int, end: int) -> str:
 
 
 def locate(text: str, pieces: list[str]) -> list[tuple[int, int]]:
-    """Character spans of each piece in `text`, searched in order (pieces may overlap)."""
-    spans: list[tuple[int, int]] = []
-    cursor = 0
-    for piece in pieces:
-        piece = piece.strip()
-        if not piece:
+    """Character spans of each piece in `text`, in order, leaving no text uncovered.
+
+    Pieces overlap and text may repeat, so a piece can match in several places. A piece must
+    continue the previous one: start after its start, no later than the whitespace after its end,
+    and reach past its end. Candidates are tried with the least overlap first, backtracking
+    (with memory of dead ends) where repeated text led the choice astray.
+    """
+    pieces = [piece.strip() for piece in pieces if piece.strip()]
+    chosen: list[tuple[int, int]] = []
+    options: list[list[tuple[int, int]]] = []
+    dead: set[tuple[int, int]] = set()
+    while len(chosen) < len(pieces):
+        i = len(chosen)
+        if len(options) == i:
+            previous = chosen[-1] if chosen else (-1, 0)
+            options.append([s for s in _candidates(text, pieces[i], previous) if (i, s[0]) not in dead])
+        if options[i]:
+            chosen.append(options[i].pop(0))
             continue
-        span = _find(text, piece, cursor) or _find(text, piece, 0)
-        if span is None:
-            raise ValueError(f"chunk not found in its document: {piece[:60]!r}")
-        spans.append(span)
-        cursor = span[0] + 1
-    return spans
+        options.pop()
+        if not chosen:
+            raise ValueError(f"chunk not found in its document: {pieces[i][:60]!r}")
+        dead.add((i - 1, chosen.pop()[0]))
+    return chosen
 
 
-def _find(text: str, piece: str, cursor: int) -> tuple[int, int] | None:
-    start = text.find(piece, cursor)
-    if start >= 0:
-        return start, start + len(piece)
+def _candidates(text: str, piece: str, previous: tuple[int, int]) -> list[tuple[int, int]]:
+    latest_start = _WHITESPACE.match(text, previous[1]).end()
+    found = _occurrences(text, piece, previous[0] + 1, latest_start)
+    return sorted((span for span in found if span[1] > previous[1]), reverse=True)
+
+
+def _occurrences(text: str, piece: str, first: int, last: int) -> list[tuple[int, int]]:
+    spans = []
+    start = text.find(piece, first, last + len(piece))
+    while start >= 0:
+        spans.append((start, start + len(piece)))
+        start = text.find(piece, start + 1, last + len(piece))
+    if spans:
+        return spans
     # The splitter may have rejoined words with other whitespace than the source had.
-    pattern = r"\s+".join(re.escape(word) for word in piece.split())
-    match = re.compile(pattern).search(text, cursor)
-    return (match.start(), match.end()) if match else None
+    pattern = re.compile(r"\s+".join(re.escape(word) for word in piece.split()))
+    match = pattern.search(text, first)
+    while match and match.start() <= last:
+        spans.append((match.start(), match.end()))
+        match = pattern.search(text, match.start() + 1)
+    return spans
 
 
 def indexed_text(title: str, doc_id: str, text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
@@ -48,6 +49,13 @@ class DocStore:
         """A counter bumped by every change, so derived indexes know when to rebuild."""
         row = self._db.execute("SELECT value FROM meta WHERE name = 'generation'").fetchone()
         return row[0] if row else 0
+
+    def store_id(self) -> str:
+        """A random id made when this store was created: its vectors' collection carries it, so two
+        stores sharing one Chroma server never share a collection."""
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)", (secrets.randbits(48),))
+        row = self._db.execute("SELECT value FROM meta WHERE name = 'store_id'").fetchone()
+        return f"{row[0]:012x}"
 
     def content_hash_of(self, doc_id: str) -> str | None:
         row = self._db.execute("SELECT content_hash FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()

@@ -48,10 +48,14 @@ def parse(source: SourceFile, *, max_bytes: int) -> ParsedFile:
 def _read(path: Path, max_bytes: int) -> bytes:
     size = path.stat().st_size
     if size > max_bytes:
-        raise FileTooLarge(f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit")
+        raise FileTooLarge(f"file is {_size(size)}, over the {_size(max_bytes)} limit")
     if size == 0:
         raise EmptyDocument("file is empty")
     return path.read_bytes()
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n:,} bytes"
 
 
 def decode_text(data: bytes) -> str:
@@ -70,10 +74,13 @@ def decode_text(data: bytes) -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
+    matches = from_bytes(data)
+    best = matches.best()
     if best is None:
         raise UnreadableEncoding("text encoding could not be recognised")
-    return _checked_text(str(best))
+    # cp1250 and cp1252 often tie; Western text in Windows-1252 is by far the commoner case.
+    western = next((m for m in matches if m.encoding == "cp1252" and m.chaos <= best.chaos), None)
+    return _checked_text(str(western or best))
 
 
 def _checked_text(text: str) -> str:

@@ -41,10 +41,14 @@ class Store:
             self._discard(orphans)
 
     def status(self, document: ParsedDocument) -> tuple[IngestStatus, str | None]:
-        """Whether `document` is new, already stored, or replaces the stored version with its key."""
-        if self.docstore.content_hash_of(document.doc_id) == document.content_hash:
-            return "unchanged", None
+        """Whether `document` is new, already stored, or replaces the stored version with its key.
+
+        The version to replace is returned with "unchanged" too: a file edited to equal another
+        stored document still retires its own old version.
+        """
         previous = self.docstore.doc_id_for_key(document.key)
+        if self.docstore.content_hash_of(document.doc_id) == document.content_hash:
+            return "unchanged", previous if previous != document.doc_id else None
         return ("replaced", previous) if previous else ("added", None)
 
     def write(self, batch: list[tuple[ParsedDocument, list[Chunk]]], vectors: np.ndarray, replaced: list[str]) -> None:
