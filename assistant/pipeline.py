@@ -16,7 +16,6 @@ from assistant.records import Chunk, Hit, IngestOutcome, IngestReport, ParsedDoc
 
 # on_progress(stage, done, total): "parse" counts files, "embed" counts chunks.
 Progress = Callable[[str, int, int], None]
-Batch = list[tuple[ParsedDocument, list[Chunk]]]
 
 
 def ingest(
@@ -76,8 +75,13 @@ def _plan(document: ParsedDocument, chunker: Chunker, store: Store, report: Inge
     if document.key in planned:
         report.outcomes.append(_outcome(document, "failed", 0, "another document in this ingest has the same id"))
         return
+    try:
+        chunks = chunker.chunk(document)
+    except ValueError as error:  # a splitter that lost track of the text must not stop the batch
+        report.outcomes.append(_outcome(document, "failed", 0, f"could not be chunked: {error}"))
+        return
     planned.update((document.doc_id, document.key))
-    pending.append((document, chunker.chunk(document), replaces))
+    pending.append((document, chunks, replaces))
 
 
 def _batches(pending: list, batch_chunks: int) -> Iterator[list]:
