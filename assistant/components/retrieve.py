@@ -33,13 +33,15 @@ class HybridRetriever:
             fused = fuse_ranks([dense, lexical], weights, self._settings.rrf_k)
         else:
             fused = fuse_scores([dense, lexical], weights)
-        hits = self._hits(fused[: n], dict(dense), dict(lexical), [d for d, _ in dense], [i for i, _ in lexical])
+        hits = self._hits(fused[:n], dense, lexical)
         return collapse_duplicates(hits, self._settings.duplicate_threshold)[:k]
 
-    def _hits(self, fused, dense, lexical, dense_order, lexical_order) -> list[Hit]:
+    def _hits(self, fused: list, dense: list, lexical: list) -> list[Hit]:
+        """Fused ids to hits carrying each retriever's rank and score."""
         records = self._store.docstore.chunks([chunk_id for chunk_id, _ in fused])
-        dense_rank = {chunk_id: rank for rank, chunk_id in enumerate(dense_order, start=1)}
-        lexical_rank = {chunk_id: rank for rank, chunk_id in enumerate(lexical_order, start=1)}
+        dense_rank = {chunk_id: rank for rank, (chunk_id, _) in enumerate(dense, start=1)}
+        lexical_rank = {chunk_id: rank for rank, (chunk_id, _) in enumerate(lexical, start=1)}
+        dense, lexical = dict(dense), dict(lexical)
         return [
             Hit(
                 chunk=records[chunk_id][0],
