@@ -2,10 +2,6 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Models come from packages on disk; nothing may reach for a model hub.
-export HF_HUB_OFFLINE := 1
-export TRANSFORMERS_OFFLINE := 1
-
 .PHONY: run test install install-dev ingest eval bench clean
 
 run: install ingest

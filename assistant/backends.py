@@ -11,6 +11,7 @@ from assistant.components.embed import Embedder, HashingEmbedder, SentenceTransf
 from assistant.components.retrieve import HybridRetriever
 from assistant.components.store import Store
 from assistant.components.vectorstore import ChromaStore
+from assistant.errors import InputError
 from assistant.settings import EmbeddingSettings, Settings
 
 EMBEDDERS: dict[str, Callable[[EmbeddingSettings], Embedder]] = {
@@ -20,7 +21,8 @@ EMBEDDERS: dict[str, Callable[[EmbeddingSettings], Embedder]] = {
 
 
 class Backends:
-    """The back-ends of one settings object, each built on first use (so `docs list` loads no model)."""
+    """The back-ends of one settings object, each built on first use (so `docs list` loads no model
+    and opens no Chroma). Tests replace any of them by assigning the attribute."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -30,16 +32,23 @@ class Backends:
         return EMBEDDERS[self.settings.embedding.backend](self.settings.embedding)
 
     @cached_property
+    def docstore(self) -> DocStore:
+        return DocStore(self.settings.index_dir / "docstore.sqlite3")
+
+    @cached_property
     def store(self) -> Store:
-        index_dir = self.settings.index_dir
-        docstore = DocStore(index_dir / "docstore.sqlite3")
-        collection = f"chunks-{self.settings.index_fingerprint()}-{docstore.store_id()}"
+        collection = f"chunks-{self.settings.index_fingerprint()}-{self.docstore.store_id()}"
         vectors = ChromaStore.open(self.settings.data_dir / "chroma", self.settings.store.chroma_url, collection)
-        return Store(docstore, vectors, index_dir / "bm25")
+        return Store(self.docstore, vectors, self.settings.index_dir)
 
     @cached_property
     def chunker(self) -> Chunker:
         ingest = self.settings.ingest
+        if ingest.chunk_size > self.embedder.max_tokens:
+            raise InputError(
+                f"ingest.chunk_size {ingest.chunk_size} is over the embedding model's limit of "
+                f"{self.embedder.max_tokens} tokens; the rest of each chunk would never be embedded"
+            )
         return Chunker(ingest.chunk_size, ingest.chunk_overlap, tokenize=self.embedder.tokenize)
 
     @cached_property

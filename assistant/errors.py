@@ -1,18 +1,18 @@
 """The assistant's one error tree; each class carries the HTTP status an API answers with.
 
-    AssistantError (500)
-    ├── InputError (400)
-    │   ├── QuestionTooLong (413)
-    │   └── DocumentError (422)          a file that cannot become a document
-    │       ├── UnsupportedFileType (415)
-    │       ├── FileTooLarge (413)
-    │       ├── EmptyDocument (422)
-    │       ├── CorruptDocument (422)
-    │       ├── EncryptedDocument (422)
-    │       └── UnreadableEncoding (422)
-    ├── NotFound (404)
-    │   └── DocumentNotFound (404)
-    └── BackendUnavailable (503)          a store or model cannot be reached or loaded
+AssistantError (500)
+├── InputError (400)
+│   ├── QuestionTooLong (413)
+│   └── DocumentError (422)          a file that cannot become a document
+│       ├── UnsupportedFileType (415)
+│       ├── FileTooLarge (413)
+│       ├── EmptyDocument (422)
+│       ├── CorruptDocument (422)
+│       ├── EncryptedDocument (422)
+│       └── UnreadableEncoding (422)
+├── NotFound (404)
+│   └── DocumentNotFound (404)
+└── BackendUnavailable (503)          a store or model cannot be reached or loaded
 """
 
 from __future__ import annotations

@@ -2,51 +2,64 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from assistant.components.chunk import Chunker, indexed_text
-from assistant.components.embed import Embedder
+from assistant.backends import Backends
+from assistant.components.chunk import indexed_text
 from assistant.components.parse import PARSERS, parse
-from assistant.components.retrieve import HybridRetriever
-from assistant.components.store import Store
 from assistant.errors import AssistantError, DocumentError, InputError, QuestionTooLong
-from assistant.records import Chunk, Hit, IngestOutcome, IngestReport, ParsedDocument, SourceFile
+from assistant.records import (
+    Hit,
+    IngestOutcome,
+    IngestReport,
+    IngestStatus,
+    ParsedDocument,
+    PlannedDocument,
+    SourceFile,
+)
 
 # on_progress(stage, done, total): "parse" counts files, "embed" counts chunks.
 Progress = Callable[[str, int, int], None]
 
 
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def ingest_paths(paths: Iterable[Path], backends: Backends, on_progress: Progress = _no_progress) -> IngestReport:
+    """Ingest files and folders as the command line names them.
+
+    >>> ingest_paths([Path("corpus")], Backends(get_settings())).count("added")
+    1
+    """
+    report = IngestReport()
+    return ingest(discover(paths, report), backends, on_progress=on_progress, report=report)
+
+
 def ingest(
     sources: list[SourceFile],
+    backends: Backends,
     *,
-    chunker: Chunker,
-    embedder: Embedder,
-    store: Store,
-    max_bytes: int,
-    batch_chunks: int = 256,
-    on_progress: Progress = lambda *_: None,
+    on_progress: Progress = _no_progress,
     report: IngestReport | None = None,
 ) -> IngestReport:
-    """Parse and chunk every file, then embed and store the new documents in batches.
-
-    >>> ingest([SourceFile.from_path(Path("corpus/a.txt"))], chunker=c, embedder=e, store=s, max_bytes=10**7)
-    """
+    """Parse and chunk every file, embed and store new documents in batches, then refresh BM25."""
     started = time.perf_counter()
     report = report if report is not None else IngestReport()
-    pending: list[tuple[ParsedDocument, list[Chunk], str | None]] = []
-    planned: set[str] = set()
+    planned: dict[str, PlannedDocument] = {}
+    links: list[ParsedDocument] = []
+    keys: dict[str, str] = {}  # source key -> version, for this run
     for done, source in enumerate(sources, start=1):
-        for document in _parse(source, report, max_bytes):
-            _plan(document, chunker, store, report, pending, planned)
+        for document in _parse(source, report, backends.settings.ingest.max_file_bytes):
+            _plan(document, backends, report, planned, links, keys)
         on_progress("parse", done, len(sources))
-    total = sum(len(chunks) for _, chunks, _ in pending)
-    embedded = 0
-    for batch in _batches(pending, batch_chunks):
-        _embed_and_store(batch, embedder, store, report)
-        embedded += sum(len(chunks) for _, chunks, _ in batch)
-        on_progress("embed", embedded, total)
+    _embed_and_store(list(planned.values()), backends, report, on_progress)
+    for document in links:
+        _link(document, backends, report)
+    backends.store.refresh_lexical()  # as a writer, it also clears what a crashed writer left
     report.seconds = time.perf_counter() - started
     return report
 
@@ -64,32 +77,63 @@ def _parse(source: SourceFile, report: IngestReport, max_bytes: int) -> list[Par
     return parsed.documents
 
 
-def _plan(document: ParsedDocument, chunker: Chunker, store: Store, report: IngestReport, pending: list, planned: set) -> None:
-    """Chunk the document unless it is stored already or another one in this run has its id or key."""
-    status, replaces = store.status(document)
-    if status == "unchanged" or document.doc_id in planned:
-        if replaces and document.key not in planned:
-            store.delete(replaces)  # its new text is stored already, under another document
-        report.outcomes.append(_outcome(document, "unchanged", 0))
+def _plan(
+    document: ParsedDocument,
+    backends: Backends,
+    report: IngestReport,
+    planned: dict[str, PlannedDocument],
+    links: list[ParsedDocument],
+    keys: dict[str, str],
+) -> None:
+    """Chunk what is new; a document whose text is stored (or about to be) is linked after the writes."""
+    if document.key in keys:
+        if keys[document.key] == document.version:  # the same file named twice
+            report.outcomes.append(_outcome(document, "unchanged"))
+        else:
+            report.outcomes.append(
+                _outcome(document, "failed", reason="another document in this ingest has the same id")
+            )
         return
-    if document.key in planned:
-        report.outcomes.append(_outcome(document, "failed", 0, "another document in this ingest has the same id"))
-        return
-    try:
-        chunks = chunker.chunk(document)
-    except ValueError as error:  # a splitter that lost track of the text must not stop the batch
-        report.outcomes.append(_outcome(document, "failed", 0, f"could not be chunked: {error}"))
-        return
-    planned.update((document.doc_id, document.key))
-    pending.append((document, chunks, replaces))
+    keys[document.key] = document.version
+    plan, current = backends.store.plan(document)
+    if plan == "unchanged":
+        report.outcomes.append(_outcome(document, "unchanged"))
+    elif plan == "link" or document.doc_id in planned:
+        links.append(document)
+    else:
+        try:
+            chunks = backends.chunker.chunk(document)
+        except ValueError as error:  # a splitter that lost track of the text must not stop the batch
+            report.outcomes.append(_outcome(document, "failed", reason=f"could not be chunked: {error}"))
+            return
+        planned[document.doc_id] = PlannedDocument(document, chunks, current)
 
 
-def _batches(pending: list, batch_chunks: int) -> Iterator[list]:
-    batch: list = []
+def _embed_and_store(
+    planned: list[PlannedDocument], backends: Backends, report: IngestReport, on_progress: Progress
+) -> None:
+    total = sum(len(item.chunks) for item in planned)
+    done = 0
+    for batch in _batches(planned, backends.settings.ingest.batch_chunks):
+        texts = [indexed_text(item.document.title, chunk.text) for item in batch for chunk in item.chunks]
+        try:
+            backends.store.write(batch, backends.embedder.embed_documents(texts))
+        except AssistantError as error:
+            report.outcomes.extend(_outcome(item.document, "failed", reason=error.message) for item in batch)
+        else:
+            report.outcomes.extend(
+                _outcome(item.document, "replaced" if item.replaces else "added", len(item.chunks)) for item in batch
+            )
+        done += len(texts)
+        on_progress("embed", done, total)
+
+
+def _batches(planned: list[PlannedDocument], batch_chunks: int) -> Iterator[list[PlannedDocument]]:
+    batch: list[PlannedDocument] = []
     size = 0
-    for item in pending:
+    for item in planned:
         batch.append(item)
-        size += len(item[1])
+        size += len(item.chunks)
         if size >= batch_chunks:
             yield batch
             batch, size = [], 0
@@ -97,48 +141,35 @@ def _batches(pending: list, batch_chunks: int) -> Iterator[list]:
         yield batch
 
 
-def _embed_and_store(batch: list, embedder: Embedder, store: Store, report: IngestReport) -> None:
-    texts = [indexed_text(d.title, d.doc_id, c.text) for d, chunks, _ in batch for c in chunks]
-    try:
-        vectors = embedder.embed_documents(texts)
-    except AssistantError as error:
-        report.outcomes.extend(_outcome(d, "failed", 0, error.message) for d, _, _ in batch)
+def _link(document: ParsedDocument, backends: Backends, report: IngestReport) -> None:
+    """Point the document's key at the stored document with the same text."""
+    plan, current = backends.store.plan(document)
+    if plan in ("added", "replaced"):
+        reason = f"its text was not stored (see the other file with document id {document.doc_id})"
+        report.outcomes.append(_outcome(document, "failed", reason=reason))
         return
-    _store(batch, vectors, store, report)
-
-
-def _store(batch: list, vectors, store: Store, report: IngestReport) -> None:
-    """Write the batch at once; if that fails, document by document so one bad one fails alone."""
-    try:
-        store.write([(d, chunks) for d, chunks, _ in batch], vectors, [old for _, _, old in batch if old])
-    except AssistantError as error:
-        if len(batch) == 1:
-            report.outcomes.append(_outcome(batch[0][0], "failed", 0, error.message))
+    if plan == "link":
+        try:
+            backends.store.link(document.key, document.doc_id)
+        except AssistantError as error:
+            report.outcomes.append(_outcome(document, "failed", reason=error.message))
             return
-        offset = 0
-        for item in batch:
-            _store([item], vectors[offset : offset + len(item[1])], store, report)
-            offset += len(item[1])
-        return
-    report.outcomes.extend(_outcome(d, "replaced" if old else "added", len(c)) for d, c, old in batch)
+    status: IngestStatus = "replaced" if current and current != document.doc_id else "unchanged"
+    report.outcomes.append(_outcome(document, status, reason=f"same text as stored document {document.doc_id}"))
 
 
-def _outcome(document: ParsedDocument, status, chunks: int, reason: str | None = None) -> IngestOutcome:
+def _outcome(
+    document: ParsedDocument, status: IngestStatus, chunks: int = 0, reason: str | None = None
+) -> IngestOutcome:
     return IngestOutcome(document.source, status, document.doc_id, document.title, chunks, reason)
 
 
 def discover(paths: Iterable[Path], report: IngestReport) -> list[SourceFile]:
-    """Files named, plus the supported files inside folders named (hidden ones left out)."""
+    """Files named, plus the supported files inside folders named (hidden files and folders left out)."""
     sources: list[SourceFile] = []
     for path in paths:
         if path.is_dir():
-            for found in sorted(p for p in path.rglob("*") if p.is_file()):
-                if any(part.startswith(".") for part in found.relative_to(path).parts):
-                    continue
-                if found.suffix.lower() in PARSERS:
-                    sources.append(SourceFile.from_path(found))
-                else:
-                    report.outcomes.append(IngestOutcome(str(found), "skipped", reason="unsupported file type"))
+            sources.extend(_folder_sources(path, report))
         elif path.exists():
             sources.append(SourceFile.from_path(path))
         else:
@@ -146,14 +177,30 @@ def discover(paths: Iterable[Path], report: IngestReport) -> list[SourceFile]:
     return sources
 
 
-def search(question: str, *, retriever: HybridRetriever, k: int, max_chars: int) -> list[Hit]:
+def _folder_sources(folder: Path, report: IngestReport) -> list[SourceFile]:
+    found: list[Path] = []
+    for root, folders, files in os.walk(folder):
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        found.extend(Path(root) / name for name in files if not name.startswith("."))
+    sources = []
+    for path in sorted(found):
+        if path.suffix.lower() in PARSERS:
+            sources.append(SourceFile.from_path(path))
+        else:
+            report.outcomes.append(IngestOutcome(str(path), "skipped", reason="unsupported file type"))
+    return sources
+
+
+def search(question: str, backends: Backends, k: int | None = None) -> list[Hit]:
     """The passages that best answer `question`, best first.
 
-    >>> search("How many Tajik migrants work in Russia?", retriever=r, k=5, max_chars=2000)[0].chunk.page
+    >>> search("How many Tajik migrants work in Russia?", Backends(get_settings()), k=5)[0].title
+    "The Hegemon's 'K-Device': Tajiks in the crosshairs"
     """
+    settings = backends.settings.retrieval
     question = question.strip()
     if not question:
         raise InputError("the question is empty")
-    if len(question) > max_chars:
-        raise QuestionTooLong(f"the question is {len(question)} characters; the limit is {max_chars}")
-    return retriever.search(question, k)
+    if len(question) > settings.max_question_chars:
+        raise QuestionTooLong(f"the question is {len(question)} characters; the limit is {settings.max_question_chars}")
+    return backends.retriever.search(question, k or settings.top_k)

@@ -1,10 +1,13 @@
-"""Presenters: records to the plain dicts that `--json` output (and later the API) print."""
+"""Presenters: records to the plain dicts that `--json` prints (and later the API), and progress bars."""
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from dataclasses import asdict
+from typing import Any, get_args
 
-from assistant.records import DocumentInfo, Hit, IngestOutcome, IngestReport
+from assistant.errors import AssistantError
+from assistant.records import DocumentInfo, Hit, IngestOutcome, IngestReport, IngestStatus
 
 
 def hit_json(hit: Hit, rank: int) -> dict[str, Any]:
@@ -13,7 +16,7 @@ def hit_json(hit: Hit, rank: int) -> dict[str, Any]:
         "rank": rank,
         "doc_id": chunk.doc_id,
         "chunk_id": chunk.chunk_id,
-        "title": hit.title,
+        "title": hit.title or chunk.doc_id,
         "source": hit.source,
         "page": chunk.page,
         "start": chunk.start,
@@ -34,18 +37,15 @@ def hits_json(hits: list[Hit]) -> list[dict[str, Any]]:
 
 
 def outcome_json(outcome: IngestOutcome) -> dict[str, Any]:
-    return {
-        "source": outcome.source,
-        "status": outcome.status,
-        "doc_id": outcome.doc_id,
-        "title": outcome.title,
-        "chunks": outcome.chunks,
-        "reason": outcome.reason,
-    }
+    return asdict(outcome)
+
+
+def report_counts(report: IngestReport) -> dict[str, int]:
+    return {status: report.count(status) for status in get_args(IngestStatus)}
 
 
 def report_json(report: IngestReport) -> dict[str, Any]:
-    counts = {status: report.count(status) for status in ("added", "replaced", "unchanged", "skipped", "failed")}
+    counts = report_counts(report)
     return {
         **counts,
         "documents": counts["added"] + counts["replaced"],
@@ -56,12 +56,30 @@ def report_json(report: IngestReport) -> dict[str, Any]:
 
 
 def document_json(info: DocumentInfo) -> dict[str, Any]:
-    return {
-        "doc_id": info.doc_id,
-        "title": info.title,
-        "source": info.source,
-        "chunks": info.chunks,
-        "chars": info.chars,
-        "pages": info.pages,
-        "added_at": info.added_at,
-    }
+    return {**asdict(info), "title": info.title or info.doc_id}
+
+
+def error_json(error: AssistantError) -> dict[str, Any]:
+    return {"error": {"code": error.code, "message": error.message}}
+
+
+class ProgressBars:
+    """tqdm bars on stderr, one per pipeline stage; `update` is the pipeline's `on_progress`."""
+
+    def __enter__(self) -> ProgressBars:
+        self._bars: dict[str, Any] = {}
+        return self
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if stage not in self._bars:
+            unit = "file" if stage == "parse" else "chunk"
+            self._bars[stage] = tqdm(total=total, desc=stage, unit=unit, file=sys.stderr, leave=True)
+        bar = self._bars[stage]
+        bar.total = total
+        bar.update(done - bar.n)
+
+    def __exit__(self, *_: object) -> None:
+        for bar in self._bars.values():
+            bar.close()

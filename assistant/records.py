@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -39,7 +40,11 @@ class Page:
 
 @dataclass(frozen=True, slots=True)
 class ParsedDocument:
-    """A document's full text, as stored and as quoted from."""
+    """A document's full text, as stored and as quoted from.
+
+    `key` names where it came from (a file path, a record id): ingesting that key again replaces
+    it. `version` hashes everything stored and indexed, so any change is noticed.
+    """
 
     doc_id: str
     key: str
@@ -48,10 +53,11 @@ class ParsedDocument:
     text: str
     pages: tuple[Page, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    version: str = field(init=False)
 
-    @property
-    def content_hash(self) -> str:
-        return content_hash(self.text)
+    def __post_init__(self) -> None:
+        stored = [self.title, self.text, self.metadata, [[p.number, p.start, p.end] for p in self.pages]]
+        object.__setattr__(self, "version", content_hash(json.dumps(stored, sort_keys=True, default=str)))
 
     def page_at(self, offset: int) -> int | None:
         """The page holding character `offset`, or None for documents without pages."""
@@ -141,3 +147,12 @@ class ParsedFile:
 
     documents: list[ParsedDocument] = field(default_factory=list)
     rejected: list[IngestOutcome] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class PlannedDocument:
+    """A new document version to store, with its chunks; `replaces` is what its key pointed at."""
+
+    document: ParsedDocument
+    chunks: list[Chunk]
+    replaces: str | None = None

@@ -8,11 +8,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Bump when parsing or chunking changes the text that gets embedded: it renames the index.
-PARSER_VERSION = 2
+PARSER_VERSION = 3
 
 
 class IngestSettings(BaseModel):
@@ -22,6 +22,16 @@ class IngestSettings(BaseModel):
     chunk_overlap: int = Field(32, ge=0, le=512, description="Tokens shared by neighbouring chunks.")
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are rejected.")
     batch_chunks: int = Field(256, ge=1, description="Chunks embedded and stored per batch.")
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1_000_000)
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> IngestSettings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be below chunk_size ({self.chunk_size})")
+        return self
 
 
 class EmbeddingSettings(BaseModel):

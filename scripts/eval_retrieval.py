@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import time
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+from evaldata import eval_file, ingest_corpus, read_jsonl, scratch_settings
 
-from evaldata import eval_file, ingest_corpus, read_jsonl, scratch_settings  # noqa: E402
-
-from assistant.backends import Backends  # noqa: E402
+from assistant import offline
+from assistant.backends import Backends
+from assistant.pipeline import search
 
 KS = (1, 5, 10)
 
@@ -28,26 +25,20 @@ def score(ranked: list[list[str]], questions: list[dict]) -> dict:
     """recall@k: any gold passage in the top k; all-gold@10 over multi-hop (HotpotQA) questions."""
     result = {}
     for k in KS:
-        found = [bool(set(ids[:k]) & set(q["gold_passages"])) for ids, q in zip(ranked, questions)]
+        found = [bool(set(ids[:k]) & set(q["gold_passages"])) for ids, q in zip(ranked, questions, strict=True)]
         result[f"recall@{k}"] = round(sum(found) / len(found), 4)
-    multi = [(ids, q) for ids, q in zip(ranked, questions) if len(q["gold_passages"]) > 1]
+    multi = [(ids, q) for ids, q in zip(ranked, questions, strict=True) if len(q["gold_passages"]) > 1]
     if multi:
         result["all_gold@10"] = round(sum(set(q["gold_passages"]) <= set(ids[:10]) for ids, q in multi) / len(multi), 4)
     by_dataset: dict[str, list[bool]] = {}
-    for ids, q in zip(ranked, questions):
+    for ids, q in zip(ranked, questions, strict=True):
         by_dataset.setdefault(q["dataset"], []).append(bool(set(ids[:5]) & set(q["gold_passages"])))
     result["recall@5_by_dataset"] = {name: round(sum(v) / len(v), 4) for name, v in by_dataset.items()}
     return result
 
 
-def hybrid_rankings(backends: Backends, questions: list[dict]) -> tuple[list[list[str]], float]:
-    ranked, seconds = [], []
-    for question in questions:
-        started = time.perf_counter()
-        hits = backends.retriever.search(question["question"], 10)
-        seconds.append(time.perf_counter() - started)
-        ranked.append(_unique([hit.chunk.doc_id for hit in hits]))
-    return ranked, sorted(seconds)[len(seconds) // 2]
+def hybrid_rankings(backends: Backends, questions: list[dict]) -> list[list[str]]:
+    return [_unique([hit.chunk.doc_id for hit in search(q["question"], backends, 10)]) for q in questions]
 
 
 def baseline_rankings(backends: Backends, questions: list[dict]) -> list[list[str]]:
@@ -79,7 +70,9 @@ def baseline_rankings(backends: Backends, questions: list[dict]) -> list[list[st
         records = read_jsonl(eval_file("corpus.jsonl"))
         documents = [Document(text=r["text"], id_=r["id"], metadata={"title": r["title"]}) for r in records]
         storage = StorageContext.from_defaults(vector_store=vector_store)
-        index = VectorStoreIndex.from_documents(documents, storage_context=storage, embed_model=model, show_progress=True)
+        index = VectorStoreIndex.from_documents(
+            documents, storage_context=storage, embed_model=model, show_progress=True
+        )
     else:
         index = VectorStoreIndex.from_vector_store(vector_store, embed_model=model)
     retriever = index.as_retriever(similarity_top_k=10)
@@ -91,6 +84,7 @@ def _unique(ids: list[str]) -> list[str]:
 
 
 def main() -> None:
+    offline()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-baseline", action="store_true", help="skip the LlamaIndex baseline")
     parser.add_argument("--limit", type=int, default=0, help="only the first N questions")
@@ -99,13 +93,12 @@ def main() -> None:
     questions = questions[: args.limit] if args.limit else questions
     backends = Backends(scratch_settings("eval"))
     report = ingest_corpus(backends)
-    ranked, p50 = hybrid_rankings(backends, questions)
+    ranked = hybrid_rankings(backends, questions)
     line = {
         "data": "shared/eval corpus.jsonl + qa.jsonl",
         "questions": len(questions),
         "passages_added": report.count("added"),
         "hybrid": score(ranked, questions),
-        "hybrid_search_p50_ms": round(p50 * 1000, 1),
     }
     if not args.no_baseline:
         line["llamaindex_dense_baseline"] = score(baseline_rankings(backends, questions), questions)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from assistant.backends import Backends
 from assistant.pipeline import ingest
+from assistant.present import ProgressBars
 from assistant.records import IngestReport, SourceFile
 from assistant.settings import Settings
 
@@ -40,23 +41,5 @@ def scratch_settings(name: str, **overrides) -> Settings:
 
 def ingest_corpus(backends: Backends) -> IngestReport:
     """Ingest corpus.jsonl (unchanged passages are skipped, so a second run is quick)."""
-    from tqdm import tqdm
-
-    bar = tqdm(desc="ingest corpus.jsonl", unit="chunk", file=sys.stderr)
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if stage == "embed":
-            bar.total = total
-            bar.update(done - bar.n)
-
-    report = ingest(
-        [SourceFile.from_path(eval_file("corpus.jsonl"))],
-        chunker=backends.chunker,
-        embedder=backends.embedder,
-        store=backends.store,
-        max_bytes=10**9,
-        batch_chunks=backends.settings.ingest.batch_chunks,
-        on_progress=progress,
-    )
-    bar.close()
-    return report
+    with ProgressBars() as bars:
+        return ingest([SourceFile.from_path(eval_file("corpus.jsonl"))], backends, on_progress=bars.update)

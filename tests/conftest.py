@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from fixtures import make_fixtures
 
-from assistant import pipeline
+from assistant import offline, pipeline
 from assistant.backends import Backends
 from assistant.errors import (
     CorruptDocument,
@@ -29,9 +29,7 @@ from assistant.errors import (
 from assistant.records import Hit, IngestReport
 from assistant.settings import Settings, get_settings
 
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+offline()
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOOD = FIXTURES / "good"
@@ -98,29 +96,17 @@ def settings(tmp_path: Path) -> Settings:
 def backends(settings: Settings) -> Iterator[Backends]:
     built = Backends(settings)
     yield built
-    if "store" in built.__dict__:
-        built.store.docstore.close()
+    if "docstore" in built.__dict__:
+        built.docstore.close()
 
 
-def ingest(backends: Backends, *paths: Path, max_bytes: int = 10_000_000) -> IngestReport:
+def ingest(backends: Backends, *paths: Path) -> IngestReport:
     """Discover and ingest `paths` the way the CLI does."""
-    report = IngestReport()
-    sources = pipeline.discover(list(paths), report)
-    return pipeline.ingest(
-        sources,
-        chunker=backends.chunker,
-        embedder=backends.embedder,
-        store=backends.store,
-        max_bytes=max_bytes,
-        batch_chunks=backends.settings.ingest.batch_chunks,
-        report=report,
-    )
+    return pipeline.ingest_paths(paths, backends)
 
 
 def search(backends: Backends, question: str, k: int = 5) -> list[Hit]:
-    return pipeline.search(
-        question, retriever=backends.retriever, k=k, max_chars=backends.settings.retrieval.max_question_chars
-    )
+    return pipeline.search(question, backends, k)
 
 
 def outcomes_by_source(report: IngestReport) -> dict[str, str]:

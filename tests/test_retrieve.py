@@ -150,3 +150,8 @@ def test_hits_carry_both_rankings(backends) -> None:
     assert top.title == "Glacier Retreat in Patagonia"
     assert top.dense_rank == 1 and top.lexical_rank == 1
     assert top.dense_similarity > 0 and top.lexical_score > 0
+
+
+def test_collapse_stops_at_the_limit_keeping_the_best() -> None:
+    hits = [hit(f"c{i}", f"passage number {i} about a different subject {i}", 1.0 - i / 10) for i in range(10)]
+    assert [h.chunk.chunk_id for h in collapse_duplicates(hits, 0.8, limit=3)] == ["c0", "c1", "c2"]

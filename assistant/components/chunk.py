@@ -34,7 +34,7 @@ class Chunker:
 
         self._splitter = SentenceSplitter(
             chunk_size=chunk_size,
-            chunk_overlap=min(chunk_overlap, chunk_size // 2),
+            chunk_overlap=chunk_overlap,
             tokenizer=tokenize,
             paragraph_separator="\n\n",
             chunking_tokenizer_fn=split_sentences,
@@ -43,10 +43,9 @@ class Chunker:
     def chunk(self, document: ParsedDocument) -> list[Chunk]:
         pieces = self._splitter.split_text(document.text)
         spans = locate(document.text, pieces)
-        digest = document.content_hash
         return [
             Chunk(
-                chunk_id=chunk_id(document.doc_id, digest, start, end),
+                chunk_id=chunk_id(document.doc_id, document.version, start, end),
                 doc_id=document.doc_id,
                 ordinal=ordinal,
                 start=start,
@@ -58,12 +57,13 @@ class Chunker:
         ]
 
 
-def chunk_id(doc_id: str, document_hash: str, start: int, end: int) -> str:
-    """Ids derive from content, so re-ingesting the same text yields the same ids.
+def chunk_id(doc_id: str, version: str, start: int, end: int) -> str:
+    """Ids derive from content, so re-ingesting the same document yields the same ids.
 
-    The document id is part of it: two records may hold the same text under different ids.
+    The document id is part of it (two records may hold the same text under different ids), and
+    so is the version (the old and new versions' chunks coexist until the new one commits).
     """
-    return hashlib.sha256(f"{doc_id}:{document_hash}:{start}:{end}".encode()).hexdigest()[:20]
+    return hashlib.sha256(f"{doc_id}:{version}:{start}:{end}".encode()).hexdigest()[:20]
 
 
 def locate(text: str, pieces: list[str]) -> list[tuple[int, int]]:
@@ -116,6 +116,6 @@ def _occurrences(text: str, piece: str, first: int, last: int) -> list[tuple[int
     return spans
 
 
-def indexed_text(title: str, doc_id: str, text: str) -> str:
-    """What the embedder and BM25 see: the passage, led by its document's title when it has one."""
-    return text if title == doc_id else f"{title}\n{text}"
+def indexed_text(title: str, text: str) -> str:
+    """What the embedder and BM25 see: the passage, led by its document's title unless it opens with it."""
+    return f"{title}\n{text}" if title and not text.startswith(title) else text

@@ -1,74 +1,95 @@
-"""Document store: full document texts and chunk offsets in SQLite, the source of truth."""
+"""Document store: full document texts, their source keys and chunk offsets in SQLite, the source of truth."""
 
 from __future__ import annotations
 
 import json
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from assistant.records import Chunk, DocumentInfo, Page, ParsedDocument
+from assistant.errors import BackendUnavailable
+from assistant.records import Chunk, DocumentInfo, Page, ParsedDocument, PlannedDocument
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
-    doc_id TEXT PRIMARY KEY, key TEXT NOT NULL UNIQUE, title TEXT NOT NULL, source TEXT NOT NULL,
-    content_hash TEXT NOT NULL, text TEXT NOT NULL, pages TEXT NOT NULL, metadata TEXT NOT NULL,
-    added_at TEXT NOT NULL);
+    doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, source TEXT NOT NULL, version TEXT NOT NULL,
+    text TEXT NOT NULL, pages TEXT NOT NULL, metadata TEXT NOT NULL, added_at TEXT NOT NULL);
+-- Where documents came from (file paths, record ids); identical files share one document.
+CREATE TABLE IF NOT EXISTS sources (
+    key TEXT PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents ON DELETE CASCADE);
+CREATE INDEX IF NOT EXISTS sources_by_doc ON sources(doc_id);
+-- Chunk text duplicates documents.text[start:end] on purpose: BM25 rebuilds read it in one pass.
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id TEXT PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents ON DELETE CASCADE,
-    ordinal INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, page INTEGER,
-    text TEXT NOT NULL);
+    ordinal INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
+    page INTEGER);
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id);
--- Vector ids that may exist in the vector store without a committed chunk: cleaned on open.
+-- Vector ids that may exist in the vector store without a committed chunk: cleaned by the next writer.
 CREATE TABLE IF NOT EXISTS pending_vectors (chunk_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
-_CHUNK_COLUMNS = 'chunk_id, doc_id, ordinal, start, "end", text, page'
 
 
 class DocStore:
-    """SQLite tables of documents and chunks; every write is one transaction.
+    """SQLite tables of documents, sources and chunks; every write is one transaction.
 
     >>> DocStore(Path("assistant-data/index-x/docstore.sqlite3")).generation()
     0
     """
 
     def __init__(self, path: Path) -> None:
+        self._path = path
+        self._local = threading.local()  # one connection per thread: transactions never interleave
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA foreign_keys = ON")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.executescript(_SCHEMA)
+        if self._value("store_id") is None:
+            with self._transaction(bump=False):
+                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)", (secrets.randbits(48),))
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                db = sqlite3.connect(self._path, timeout=30, isolation_level=None, check_same_thread=False)
+                db.execute("PRAGMA foreign_keys = ON")
+                if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    db.execute("PRAGMA journal_mode = WAL")
+                db.executescript(_SCHEMA)
+            except sqlite3.Error as error:
+                raise BackendUnavailable(f"could not open the document store {self._path}: {error}") from error
+            self._local.db = db
+        return db
 
     def close(self) -> None:
-        self._db.close()
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
 
     def generation(self) -> int:
         """A counter bumped by every change, so derived indexes know when to rebuild."""
-        row = self._db.execute("SELECT value FROM meta WHERE name = 'generation'").fetchone()
-        return row[0] if row else 0
+        return self._value("generation") or 0
 
     def store_id(self) -> str:
         """A random id made when this store was created: its vectors' collection carries it, so two
         stores sharing one Chroma server never share a collection."""
-        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('store_id', ?)", (secrets.randbits(48),))
-        row = self._db.execute("SELECT value FROM meta WHERE name = 'store_id'").fetchone()
-        return f"{row[0]:012x}"
+        return f"{self._value('store_id'):012x}"
 
-    def content_hash_of(self, doc_id: str) -> str | None:
-        row = self._db.execute("SELECT content_hash FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+    def _value(self, name: str) -> int | None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def version_of(self, doc_id: str) -> str | None:
+        row = self._db.execute("SELECT version FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         return row[0] if row else None
 
     def doc_id_for_key(self, key: str) -> str | None:
-        row = self._db.execute("SELECT doc_id FROM documents WHERE key = ?", (key,)).fetchone()
+        row = self._db.execute("SELECT doc_id FROM sources WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
-
-    def chunk_ids_of(self, doc_ids: Iterable[str]) -> list[str]:
-        ids = list(doc_ids)
-        marks = ",".join("?" * len(ids))
-        return [r[0] for r in self._db.execute(f"SELECT chunk_id FROM chunks WHERE doc_id IN ({marks})", ids)]
 
     def mark_pending(self, chunk_ids: Iterable[str]) -> None:
         with self._transaction(bump=False):
@@ -79,33 +100,49 @@ class DocStore:
             self._db.executemany("DELETE FROM pending_vectors WHERE chunk_id = ?", ((i,) for i in chunk_ids))
 
     def orphan_vectors(self) -> list[str]:
-        """Pending vector ids with no committed chunk: left behind by an interrupted write."""
+        """Journalled vector ids with no committed chunk: to be deleted from the vector store."""
         query = "SELECT chunk_id FROM pending_vectors WHERE chunk_id NOT IN (SELECT chunk_id FROM chunks)"
         return [row[0] for row in self._db.execute(query)]
 
-    def commit(self, documents: list[tuple[ParsedDocument, list[Chunk]]], replaced: list[str]) -> None:
-        """Add documents with their chunks and drop the versions they replace, all or nothing."""
+    def commit(self, planned: list[PlannedDocument]) -> None:
+        """Add new document versions with their chunks, point their keys at them, and drop the
+        versions no key points at any more, all or nothing."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with self._transaction():
-            self._delete(replaced)
-            self._db.executemany(
-                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (_document_row(document, now) for document, _ in documents),
-            )
-            self._db.executemany(
-                f"INSERT INTO chunks ({_CHUNK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (_chunk_row(chunk) for _, chunks in documents for chunk in chunks),
-            )
-            new_ids = [(chunk.chunk_id,) for _, chunks in documents for chunk in chunks]
-            self._db.executemany("DELETE FROM pending_vectors WHERE chunk_id = ?", new_ids)
+            for item in planned:
+                self._commit_one(item, now)
+
+    def _commit_one(self, item: PlannedDocument, now: str) -> None:
+        document = item.document
+        # An older version under the same id (an edited record) gives way; its keys stay with the id.
+        keys = {document.key, *self._keys_of(document.doc_id)}
+        self._delete([document.doc_id])
+        self._db.execute("INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)", _document_row(document, now))
+        self._db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?)", map(_chunk_row, item.chunks))
+        self._db.executemany("DELETE FROM pending_vectors WHERE chunk_id = ?", ((c.chunk_id,) for c in item.chunks))
+        for key in keys:
+            self._point(key, document.doc_id)
+
+    def link(self, key: str, doc_id: str) -> None:
+        """Point `key` at an already stored document (a file whose text is stored under another)."""
+        with self._transaction():
+            self._point(key, doc_id)
+
+    def _point(self, key: str, doc_id: str) -> None:
+        previous = self.doc_id_for_key(key)
+        self._db.execute("INSERT OR REPLACE INTO sources VALUES (?, ?)", (key, doc_id))
+        if previous and previous != doc_id and not self._keys_of(previous):
+            self._delete([previous])
+
+    def _keys_of(self, doc_id: str) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT key FROM sources WHERE doc_id = ?", (doc_id,))]
 
     def delete(self, doc_ids: list[str]) -> None:
         with self._transaction():
             self._delete(doc_ids)
 
     def _delete(self, doc_ids: list[str]) -> None:
-        if not doc_ids:
-            return
+        """Delete documents (their chunks and keys cascade), journalling their vectors for removal."""
         marks = ",".join("?" * len(doc_ids))
         self._db.execute(
             f"INSERT OR IGNORE INTO pending_vectors SELECT chunk_id FROM chunks WHERE doc_id IN ({marks})", doc_ids
@@ -116,19 +153,24 @@ class DocStore:
         """Chunks by id with their document's title and source; unknown ids are left out."""
         marks = ",".join("?" * len(chunk_ids))
         query = (
-            f"SELECT {', '.join('c.' + c.strip() for c in _CHUNK_COLUMNS.split(','))}, d.title, d.source "
+            'SELECT c.chunk_id, c.doc_id, c.ordinal, c.start, c."end", c.text, c.page, d.title, d.source '
             f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({marks})"
         )
         return {row[0]: (Chunk(*row[:7]), row[7], row[8]) for row in self._db.execute(query, chunk_ids)}
 
     def all_chunks(self) -> Iterator[tuple[str, str, str, str]]:
         """(chunk_id, doc_id, title, text) of every chunk, in a stable order."""
-        query = "SELECT c.chunk_id, c.doc_id, d.title, c.text FROM chunks c JOIN documents d USING (doc_id)"
-        yield from self._db.execute(query + " ORDER BY c.chunk_id")
+        query = (
+            "SELECT c.chunk_id, c.doc_id, d.title, c.text FROM chunks c JOIN documents d USING (doc_id)"
+            " ORDER BY c.chunk_id"
+        )
+        yield from self._db.execute(query)
 
     def document(self, doc_id: str) -> ParsedDocument | None:
         row = self._db.execute(
-            "SELECT doc_id, key, title, source, text, pages, metadata FROM documents WHERE doc_id = ?", (doc_id,)
+            "SELECT d.doc_id, (SELECT MIN(key) FROM sources s WHERE s.doc_id = d.doc_id), d.title, d.source, d.text,"
+            " d.pages, d.metadata FROM documents d WHERE d.doc_id = ?",
+            (doc_id,),
         ).fetchone()
         if row is None:
             return None
@@ -142,37 +184,32 @@ class DocStore:
         )
         return [DocumentInfo(*row) for row in self._db.execute(query)]
 
-    def _transaction(self, bump: bool = True) -> _Transaction:
-        return _Transaction(self._db, bump)
-
-
-class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on error; content changes also bump the generation."""
-
-    def __init__(self, db: sqlite3.Connection, bump: bool) -> None:
-        self._db = db
-        self._bump = bump
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, kind: type | None, *_: object) -> None:
-        if kind is not None:
-            self._db.execute("ROLLBACK")
-            return
-        if self._bump:
-            self._db.execute(
-                "INSERT INTO meta VALUES ('generation', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1"
-            )
-        self._db.execute("COMMIT")
+    @contextmanager
+    def _transaction(self, bump: bool = True) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on error; content changes also bump the generation."""
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise BackendUnavailable(f"the document store is busy or unwritable: {error}") from error
+        try:
+            yield
+            if bump:
+                db.execute(
+                    "INSERT INTO meta VALUES ('generation', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1"
+                )
+            db.execute("COMMIT")
+        except BaseException as error:
+            db.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error):
+                raise BackendUnavailable(f"the document store refused a write: {error}") from error
+            raise
 
 
 def _document_row(document: ParsedDocument, now: str) -> tuple:
     pages = json.dumps([[p.number, p.start, p.end] for p in document.pages])
-    return (
-        document.doc_id, document.key, document.title, document.source, document.content_hash,
-        document.text, pages, json.dumps(document.metadata, ensure_ascii=False, default=str), now,
-    )
+    metadata = json.dumps(document.metadata, ensure_ascii=False, default=str)
+    return (document.doc_id, document.title, document.source, document.version, document.text, pages, metadata, now)
 
 
 def _chunk_row(chunk: Chunk) -> tuple:

@@ -19,7 +19,10 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 class Embedder(Protocol):
     """Turns passages and questions into comparable vectors."""
 
-    name: str
+    @property
+    def max_tokens(self) -> int:
+        """Longest input, in tokens, that the model reads; the rest is cut off."""
+        ...
 
     def tokenize(self, text: str) -> list: ...
 
@@ -47,18 +50,22 @@ class SentenceTransformerEmbedder:
     """
 
     def __init__(self, model: str, batch_size: int = 32) -> None:
-        self.name = model
+        self.model = model
         self.batch_size = batch_size
 
     @cached_property
     def _model(self):
         """Loaded on first use, so commands that embed nothing stay fast."""
-        path = resolve_model_path(self.name)
+        path = resolve_model_path(self.model)
         if not (path / "config.json").is_file():
             raise BackendUnavailable(f"no sentence-transformers model in {path}")
         from sentence_transformers import SentenceTransformer
 
         return SentenceTransformer(str(path), device="cpu", local_files_only=True)
+
+    @property
+    def max_tokens(self) -> int:
+        return self._model.max_seq_length - 2  # [CLS] and [SEP] take two
 
     def tokenize(self, text: str) -> list:
         return self._model.tokenizer.encode(text, add_special_tokens=False, verbose=False)
@@ -75,8 +82,9 @@ class SentenceTransformerEmbedder:
 class HashingEmbedder:
     """Deterministic bag-of-words feature hashing: instant, lexical only. For tests and dry runs."""
 
+    max_tokens = 100_000
+
     def __init__(self, dimension: int = 384) -> None:
-        self.name = f"hashing-{dimension}"
         self.dimension = dimension
 
     def tokenize(self, text: str) -> list:

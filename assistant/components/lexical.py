@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -12,7 +14,7 @@ TOKEN_PATTERN = r"(?u)\b\w+\b"
 
 
 class BM25Index:
-    """A BM25 index over (chunk_id, text) pairs, cached on disk under a generation number.
+    """A BM25 index over (chunk_id, text) pairs, saved to and loaded from a folder.
 
     >>> index = BM25Index.build([("c1", "Tajik migrants in Russia"), ("c2", "Charles Hermite")])
     >>> index.query("migrants", 1)
@@ -32,37 +34,40 @@ class BM25Index:
         retriever = bm25s.BM25()
         if pairs:
             tokens = bm25s.tokenize(
-                [text for _, text in pairs], token_pattern=TOKEN_PATTERN, stopwords="en",
-                stemmer=_stemmer(), return_ids=True, show_progress=False,
+                [text for _, text in pairs],
+                token_pattern=TOKEN_PATTERN,
+                stopwords="en",
+                stemmer=_stemmer(),
+                return_ids=True,
+                show_progress=False,
             )
             retriever.index(tokens, show_progress=False)
         return cls(retriever, ids)
 
-    def save(self, folder: Path, generation: int) -> None:
-        """Write atomically: into a sibling folder, then renamed into place."""
-        scratch = folder.with_name(folder.name + ".tmp")
-        shutil.rmtree(scratch, ignore_errors=True)
-        scratch.mkdir(parents=True)
-        if self._ids:
-            self._retriever.save(str(scratch), show_progress=False)
-        (scratch / "ids.json").write_text(json.dumps({"generation": generation, "ids": self._ids}))
-        shutil.rmtree(folder, ignore_errors=True)
-        scratch.rename(folder)
+    def save(self, folder: Path) -> None:
+        """Write into a private scratch folder, then rename it into place; if another process got
+        there first, theirs stands (both indexed the same chunks)."""
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".building-"))
+        try:
+            if self._ids:
+                self._retriever.save(str(scratch), show_progress=False)
+            (scratch / "ids.json").write_text(json.dumps(self._ids))
+            os.rename(scratch, folder)
+        except OSError:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     @classmethod
-    def load(cls, folder: Path, generation: int) -> BM25Index | None:
-        """The cached index if it was built for this generation, else None."""
+    def load(cls, folder: Path) -> BM25Index | None:
+        """The index saved in `folder`, or None if there is none (or it vanished while being read)."""
         import bm25s
 
         try:
-            meta = json.loads((folder / "ids.json").read_text())
+            ids = json.loads((folder / "ids.json").read_text())
+            retriever = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0) if ids else bm25s.BM25()
         except (OSError, ValueError):
             return None
-        if meta.get("generation") != generation:
-            return None
-        if not meta["ids"]:
-            return cls(bm25s.BM25(), [])
-        return cls(bm25s.BM25.load(str(folder), show_progress=False, verbosity=0), meta["ids"])
+        return cls(retriever, ids)
 
     def query(self, text: str, n: int) -> list[tuple[str, float]]:
         import bm25s
@@ -70,15 +75,19 @@ class BM25Index:
         if not self._ids:
             return []
         tokens = bm25s.tokenize(
-            [text], token_pattern=TOKEN_PATTERN, stopwords="en", stemmer=_stemmer(),
-            return_ids=False, show_progress=False,
+            [text],
+            token_pattern=TOKEN_PATTERN,
+            stopwords="en",
+            stemmer=_stemmer(),
+            return_ids=False,
+            show_progress=False,
         )
         vocabulary = self._retriever.vocab_dict
         known = [[token for token in tokens[0] if token in vocabulary]]
         if not known[0]:
             return []
         documents, scores = self._retriever.retrieve(known, k=min(n, len(self._ids)), show_progress=False)
-        return [(self._ids[int(i)], float(s)) for i, s in zip(documents[0], scores[0]) if s > 0]
+        return [(self._ids[int(i)], float(s)) for i, s in zip(documents[0], scores[0], strict=True) if s > 0]
 
 
 @lru_cache(maxsize=1)

@@ -267,7 +267,7 @@ def _record_document(source: SourceFile, line: str, seen: set[str]) -> ParsedDoc
     text = normalise(record.pop("text"))
     if not text:
         raise EmptyDocument(f"record {doc_id!r} has no text")
-    title = str(record.pop("title", "") or doc_id)
+    title = str(record.pop("title", "") or "")
     return ParsedDocument(
         doc_id=doc_id,
         key=f"record:{doc_id}",

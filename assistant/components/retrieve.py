@@ -34,7 +34,7 @@ class HybridRetriever:
         else:
             fused = fuse_scores([dense, lexical], weights)
         hits = self._hits(fused[:n], dense, lexical)
-        return collapse_duplicates(hits, self._settings.duplicate_threshold)[:k]
+        return collapse_duplicates(hits, self._settings.duplicate_threshold, limit=k)
 
     def _hits(self, fused: list, dense: list, lexical: list) -> list[Hit]:
         """Fused ids to hits carrying each retriever's rank and score."""
@@ -87,10 +87,12 @@ def fuse_ranks(rankings: list[list[tuple[str, float]]], weights: list[float], k:
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
-def collapse_duplicates(hits: list[Hit], threshold: float) -> list[Hit]:
-    """Keep the best of hits whose word-trigram Jaccard similarity reaches `threshold`."""
+def collapse_duplicates(hits: list[Hit], threshold: float, limit: int | None = None) -> list[Hit]:
+    """Keep the best of hits whose word-trigram Jaccard similarity reaches `threshold`, up to `limit` hits."""
     kept: list[tuple[Hit, set]] = []
     for hit in hits:
+        if len(kept) == limit:
+            break
         shingles = _shingles(hit.chunk.text)
         if all(_jaccard(shingles, other) < threshold for _, other in kept):
             kept.append((hit, shingles))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
@@ -15,7 +16,7 @@ from assistant.errors import BackendUnavailable
 class VectorStore(Protocol):
     """Add, query and delete vectors by chunk id."""
 
-    def add(self, ids: Sequence[str], vectors: np.ndarray, doc_ids: Sequence[str]) -> None: ...
+    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None: ...
 
     def query(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]: ...
 
@@ -61,20 +62,18 @@ class ChromaStore:
                 client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
         return cls(client, collection_name)
 
-    def add(self, ids: Sequence[str], vectors: np.ndarray, doc_ids: Sequence[str]) -> None:
+    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         with _translated("store vectors"):
             for start in range(0, len(ids), self._max_batch):
                 end = start + self._max_batch
-                self._collection.upsert(
-                    ids=list(ids[start:end]),
-                    embeddings=vectors[start:end],
-                    metadatas=[{"doc_id": doc_id} for doc_id in doc_ids[start:end]],
-                )
+                self._collection.upsert(ids=list(ids[start:end]), embeddings=vectors[start:end])
 
     def query(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         with _translated("query vectors"):
             result = self._collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
-        return [(id_, 1.0 - float(distance)) for id_, distance in zip(result["ids"][0], result["distances"][0])]
+        return [
+            (id_, 1.0 - float(distance)) for id_, distance in zip(result["ids"][0], result["distances"][0], strict=True)
+        ]
 
     def delete(self, ids: Sequence[str]) -> None:
         with _translated("delete vectors"):
@@ -86,17 +85,12 @@ class ChromaStore:
             return self._collection.count()
 
 
-class _translated:
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
     """Turn any Chroma or transport failure into BackendUnavailable, so callers see one error type."""
-
-    def __init__(self, action: str) -> None:
-        self._action = action
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type | None, error: BaseException | None, _: object) -> None:
-        if error is not None and isinstance(error, Exception) and not isinstance(error, BackendUnavailable):
-            raise BackendUnavailable(f"could not {self._action}: {error}") from error
-
-
+    try:
+        yield
+    except BackendUnavailable:
+        raise
+    except Exception as error:
+        raise BackendUnavailable(f"could not {action}: {error}") from error
