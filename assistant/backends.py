@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cached_property
 
 from assistant.components.chunk import Chunker
 from assistant.components.docstore import DocStore
 from assistant.components.embed import Embedder, HashingEmbedder, SentenceTransformerEmbedder
+from assistant.components.generate import ChatGenerator, ExtractiveGenerator, Generator
+from assistant.components.judge import Judge, LLMJudge, OverlapJudge
+from assistant.components.llm import ChatModel, LlamaCppChat, OpenAIChat
+from assistant.components.models import resolve_gguf
+from assistant.components.prompts import Prompts
 from assistant.components.retrieve import HybridRetriever
 from assistant.components.store import Store
 from assistant.components.vectorstore import ChromaStore
-from assistant.errors import InputError
+from assistant.components.verify import Verifier
+from assistant.errors import BackendUnavailable, InputError
 from assistant.settings import EmbeddingSettings, Settings
 
 EMBEDDERS: dict[str, Callable[[EmbeddingSettings], Embedder]] = {
@@ -26,6 +34,8 @@ class Backends:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._local_models: dict[str, LlamaCppChat] = {}
+        self.judge_note: str | None = None  # set when the judge fell back to word overlap
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -54,3 +64,64 @@ class Backends:
     @cached_property
     def retriever(self) -> HybridRetriever:
         return HybridRetriever(self.embedder, self.store, self.settings.retrieval)
+
+    @cached_property
+    def prompts(self) -> Prompts:
+        return Prompts(self.settings.prompts_dir)
+
+    def local_chat(self, model: str) -> LlamaCppChat:
+        """The in-process model for a GGUF setting; generator and judge share one when they name the same file."""
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise BackendUnavailable("llama-cpp-python is not installed: pip install llama-cpp-python")
+        path = resolve_gguf(model, self.settings.generation.model_cache)
+        key = str(path.resolve())
+        if key not in self._local_models:
+            generation = self.settings.generation
+            self._local_models[key] = LlamaCppChat(path, generation.context_tokens, generation.threads)
+        return self._local_models[key]
+
+    @cached_property
+    def openai_chat(self) -> OpenAIChat:
+        endpoint = self.settings.openai
+        return OpenAIChat(endpoint.base_url, endpoint.model, endpoint.api_key.get_secret_value(), endpoint.timeout)
+
+    def generator(self, name: str | None = None) -> Generator:
+        """The generator `name` (default: the `generation.generator` setting)."""
+        name = name or self.settings.generation.generator
+        if name not in GENERATORS:
+            raise InputError(f"unknown generator {name!r}; choose one of {', '.join(GENERATORS)}")
+        return GENERATORS[name](self)
+
+    @cached_property
+    def judge(self) -> Judge:
+        verification = self.settings.verification
+        try:
+            chat: ChatModel
+            if verification.judge == "overlap":
+                return OverlapJudge()
+            chat = self.openai_chat if verification.judge == "openai" else self.local_chat(verification.judge_model)
+        except BackendUnavailable as error:
+            if not self.settings.generation.fallback:
+                raise
+            self.judge_note = f"{error.message}; sentences were judged by word overlap instead"
+            return OverlapJudge()
+        judge = LLMJudge(chat, self.prompts)
+        if verification.threshold is not None:
+            judge.calibration = replace(judge.calibration, threshold=verification.threshold)
+        return judge
+
+    @cached_property
+    def verifier(self) -> Verifier:
+        evidence = self.settings.verification.evidence_sentences
+        return Verifier(self.embedder, self.judge, self.docstore.document, evidence)
+
+
+def _chat_generator(backends: Backends, chat: ChatModel) -> Generator:
+    return ChatGenerator(chat, backends.prompts, backends.settings.generation.max_answer_tokens)
+
+
+GENERATORS: dict[str, Callable[[Backends], Generator]] = {
+    "local": lambda b: _chat_generator(b, b.local_chat(b.settings.generation.model)),
+    "openai": lambda b: _chat_generator(b, b.openai_chat),
+    "extractive": lambda b: ExtractiveGenerator(b.embedder),
+}

@@ -1,4 +1,4 @@
-"""Command line: `assistant ingest | search | docs list | docs delete`; `--json` for other tools."""
+"""Command line: `assistant ingest | search | ask | verify | docs list | docs delete`; `--json` for tools."""
 
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def search(
 ) -> None:
     """The passages that answer QUESTION, best first."""
     if (question is None) == (batch is None):
-        raise typer.BadParameter("give a QUESTION or --batch FILE, not both")
+        _fail(InputError("give a QUESTION or --batch FILE (one of the two)"), as_json)
     backends = _backends()
     if batch is not None:
         _search_batch(backends, batch, k)
@@ -105,13 +105,8 @@ def search(
 
 
 def _search_batch(backends, path: Path, k: int | None) -> None:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        _fail(InputError(f"cannot read {path}: {error}"), False)
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            typer.echo(json.dumps(_batch_answer(line, number, backends, k), ensure_ascii=False))
+    for number, line in _jsonl_lines(path):
+        typer.echo(json.dumps(_batch_answer(line, number, backends, k), ensure_ascii=False))
 
 
 def _batch_answer(line: str, number: int, backends, k: int | None) -> dict[str, Any]:
@@ -142,6 +137,132 @@ def _hits_text(hits) -> str:
         snippet = snippet if len(snippet) <= 300 else snippet[:297] + "..."
         blocks.append(f"{rank}. {hit.title or hit.chunk.doc_id}  [{hit.chunk.doc_id} | {where}]\n   {snippet}")
     return "\n\n".join(blocks)
+
+
+GeneratorOption = Annotated[
+    str | None,
+    typer.Option("--generator", "-g", help="local | openai | extractive (default: setting generation.generator)."),
+]
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    generator: GeneratorOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Answer QUESTION from the documents: cited sentences, each checked against its quotes."""
+    from assistant import pipeline
+    from assistant.present import answer_json
+
+    def stream(kind: str, payload: object) -> None:
+        if kind == "token" and not as_json:
+            typer.echo(payload, nl=False)
+
+    try:
+        answer = pipeline.ask(question, _backends(), generator=generator, on_event=stream)
+    except AssistantError as error:
+        _fail(error, as_json)
+    if as_json:
+        _emit(True, answer_json(answer), "")
+    else:
+        typer.echo("\n\n" + _answer_text(answer))
+
+
+_MARKS = {"supported": "✓", "unsupported": "✗", "uncited": "?"}
+
+
+def _answer_text(answer) -> str:
+    """The checked sentences with their quotes, then notes and timings."""
+    lines = []
+    for claim in answer.claims:
+        lines.append(f"{_MARKS[claim.verdict]} {claim.verdict:<11} {claim.text}")
+        lines.extend(f"    - {reason.code}: {reason.detail}" for reason in claim.reasons)
+        for citation in claim.citations:
+            page = f", p. {citation.page}" if citation.page else ""
+            lines.append(
+                f'    [{citation.key}] "{_short(citation.quote)}" ({citation.title}{page}, '
+                f"chars {citation.start}-{citation.end})"
+            )
+    if answer.stripped_keys:
+        lines.append(f"Citations to sources that do not exist were removed: {', '.join(answer.stripped_keys)}")
+    lines.extend(f"note: {note}" for note in answer.notes)
+    t = answer.timings
+    first = "-" if t.first_token is None else f"{t.first_token:.1f} s"
+    lines.append(
+        f"{answer.generator} ({answer.model}): retrieval {t.retrieval:.2f} s, first token {first}, "
+        f"verification {t.verification:.1f} s, total {t.total:.1f} s"
+    )
+    return "\n".join(lines)
+
+
+def _short(text: str, limit: int = 240) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@app.command()
+def verify(
+    statement: Annotated[str | None, typer.Argument(help="The statement to check.")] = None,
+    evidence: Annotated[str | None, typer.Option(help="Check against this text instead of the corpus.")] = None,
+    batch: Annotated[
+        Path | None,
+        typer.Option(help='JSONL of {"id","claim","evidence"?}; one JSON line out per record, same "id".'),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Is STATEMENT supported by the documents (or by --evidence)? A verdict, reasons and quotes."""
+    if (statement is None) == (batch is None):
+        _fail(InputError("give a STATEMENT or --batch FILE (one of the two)"), as_json)
+    backends = _backends()
+    if batch is not None:
+        for line in _jsonl_lines(batch):
+            typer.echo(json.dumps(_verify_record(*line, backends), ensure_ascii=False))
+        return
+    from assistant import pipeline
+    from assistant.present import verify_json
+
+    try:
+        claim = pipeline.verify(statement, backends, evidence=evidence)
+    except AssistantError as error:
+        _fail(error, as_json)
+    result = verify_json(claim)
+    _emit(as_json, result, _verify_text(claim, result))
+
+
+def _verify_text(claim, result: dict[str, Any]) -> str:
+    lines = [f"{_MARKS['supported' if result['verdict'] == 'supported' else 'unsupported']} {result['verdict']}"]
+    lines.extend(f"  - {reason.code}: {reason.detail}" for reason in claim.reasons)
+    lines.extend(f'  [{c.key}] "{_short(c.quote)}" ({c.title})' for c in claim.citations)
+    return "\n".join(lines)
+
+
+def _jsonl_lines(path: Path) -> list[tuple[int, str]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        _fail(InputError(f"cannot read {path}: {error}"), False)
+    return [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+
+
+def _verify_record(number: int, line: str, backends) -> dict[str, Any]:
+    from assistant import pipeline
+    from assistant.present import error_json, verify_json
+
+    try:
+        record = json.loads(line)
+    except ValueError as error:
+        return {"id": None, **error_json(InputError(f"line {number}: not valid JSON ({error})"))}
+    record_id = record.get("id") if isinstance(record, dict) else None
+    claim = record.get("claim") if isinstance(record, dict) else None
+    evidence = record.get("evidence") if isinstance(record, dict) else None
+    if not isinstance(claim, str) or not (evidence is None or isinstance(evidence, str)):
+        problem = f'line {number}: "claim" must be a string, and "evidence" a string when given'
+        return {"id": record_id, **error_json(InputError(problem))}
+    try:
+        return verify_json(pipeline.verify(claim, backends, evidence=evidence), record_id)
+    except AssistantError as error:
+        return {"id": record_id, **error_json(error)}
 
 
 @docs_app.command("list")

@@ -12,7 +12,8 @@ AssistantError (500)
 │       └── UnreadableEncoding (422)
 ├── NotFound (404)
 │   └── DocumentNotFound (404)
-└── BackendUnavailable (503)          a store or model cannot be reached or loaded
+├── BackendUnavailable (503)          a store or model cannot be reached or loaded
+└── ConfigurationError (500)          the installation itself is broken (a prompt template, say)
 """
 
 from __future__ import annotations
@@ -82,3 +83,7 @@ class DocumentNotFound(NotFound):
 class BackendUnavailable(AssistantError):
     status = 503
     code = "backend_unavailable"
+
+
+class ConfigurationError(AssistantError):
+    code = "configuration_error"

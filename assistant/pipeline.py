@@ -1,4 +1,10 @@
-"""The order of the stages, written down once: ingest = parse -> chunk -> embed -> store; search = retrieve."""
+"""The order of the stages, written down once.
+
+ingest = parse -> chunk -> embed -> store
+search = retrieve
+ask    = retrieve -> generate -> cite -> verify
+verify = retrieve (or the given evidence) -> verify
+"""
 
 from __future__ import annotations
 
@@ -9,20 +15,30 @@ from pathlib import Path
 
 from assistant.backends import Backends
 from assistant.components.chunk import indexed_text
+from assistant.components.cite import split_claims
+from assistant.components.generate import NOT_FOUND, Generator, is_not_found, number_sources
 from assistant.components.parse import PARSERS, parse
-from assistant.errors import AssistantError, DocumentError, InputError, QuestionTooLong
+from assistant.errors import AssistantError, BackendUnavailable, DocumentError, InputError, QuestionTooLong
 from assistant.records import (
+    Answer,
+    Chunk,
+    Claim,
     Hit,
     IngestOutcome,
     IngestReport,
     IngestStatus,
     ParsedDocument,
     PlannedDocument,
+    Reason,
+    Source,
     SourceFile,
+    Timings,
 )
 
 # on_progress(stage, done, total): "parse" counts files, "embed" counts chunks.
 Progress = Callable[[str, int, int], None]
+# on_event(kind, payload) while answering: "sources" (list[Source]), "token" (str), "claim" (Claim).
+Events = Callable[[str, object], None]
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -191,6 +207,10 @@ def _folder_sources(folder: Path, report: IngestReport) -> list[SourceFile]:
     return sources
 
 
+def _no_events(kind: str, payload: object) -> None:
+    return None
+
+
 def search(question: str, backends: Backends, k: int | None = None) -> list[Hit]:
     """The passages that best answer `question`, best first.
 
@@ -198,9 +218,105 @@ def search(question: str, backends: Backends, k: int | None = None) -> list[Hit]
     "The Hegemon's 'K-Device': Tajiks in the crosshairs"
     """
     settings = backends.settings.retrieval
-    question = question.strip()
-    if not question:
-        raise InputError("the question is empty")
-    if len(question) > settings.max_question_chars:
-        raise QuestionTooLong(f"the question is {len(question)} characters; the limit is {settings.max_question_chars}")
-    return backends.retriever.search(question, k or settings.top_k)
+    return backends.retriever.search(_checked(question, settings.max_question_chars), k or settings.top_k)
+
+
+def _checked(text: str, limit: int, what: str = "question") -> str:
+    text = text.strip()
+    if not text:
+        raise InputError(f"the {what} is empty")
+    if len(text) > limit:
+        raise QuestionTooLong(f"the {what} is {len(text)} characters; the limit is {limit}")
+    return text
+
+
+def ask(question: str, backends: Backends, *, generator: str | None = None, on_event: Events = _no_events) -> Answer:
+    """Answer from the documents: sentences citing passages, each with quotes and a verdict.
+
+    >>> answer = ask("How many Tajik migrants work in Russia?", Backends(get_settings()))
+    >>> [(claim.verdict, claim.citations[0].quote) for claim in answer.claims][0]
+    ('supported', 'According to official figures, ...')
+    """
+    started = time.perf_counter()
+    hits = search(question, backends)
+    timings = Timings(retrieval=time.perf_counter() - started)
+    generation = backends.settings.generation
+    relevant = _relevant(hits, generation.min_relevance)
+    sources = number_sources(hits, generation.source_tokens) if relevant else []
+    on_event("sources", sources)
+    chosen, notes = _generator(backends, generator)
+    if not relevant:  # nothing close enough: no model call, no invention
+        draft = NOT_FOUND
+        on_event("token", draft)
+    else:
+        draft = _draft(chosen, question.strip(), sources, timings, on_event)
+    answer = Answer(question.strip(), draft, [], sources, chosen.name, chosen.model, notes=notes, timings=timings)
+    verify_started = time.perf_counter()
+    if is_not_found(draft):
+        answer.answered = False
+    else:
+        _verify_claims(answer, backends, on_event)
+    timings.verification = time.perf_counter() - verify_started
+    timings.total = time.perf_counter() - started
+    return answer
+
+
+def _generator(backends: Backends, name: str | None) -> tuple[Generator, list[str]]:
+    """The requested generator, or the extractive one when its model is missing and fallback is on."""
+    try:
+        return backends.generator(name), []
+    except BackendUnavailable as error:
+        if not backends.settings.generation.fallback:
+            raise
+        return backends.generator("extractive"), [f"{error.message}; answered with the extractive generator"]
+
+
+def _relevant(hits: list[Hit], floor: float) -> bool:
+    best = max((hit.dense_similarity for hit in hits if hit.dense_similarity is not None), default=None)
+    return best is not None and best >= floor
+
+
+def _draft(generator: Generator, question: str, sources: list[Source], timings: Timings, on_event: Events) -> str:
+    started = time.perf_counter()
+    pieces = []
+    for piece in generator.draft(question, sources):
+        if timings.first_token is None:
+            timings.first_token = time.perf_counter() - started
+        pieces.append(piece)
+        on_event("token", piece)
+    timings.generation = time.perf_counter() - started
+    return "".join(pieces)
+
+
+def _verify_claims(answer: Answer, backends: Backends, on_event: Events) -> None:
+    by_key = {source.key: source for source in answer.sources}
+    answer.claims = split_claims(answer.text, set(by_key))
+    answer.stripped_keys = sorted({key for claim in answer.claims for key in claim.unknown_keys})
+    for claim in answer.claims:
+        on_event("claim", backends.verifier.check(claim, by_key))
+    if backends.judge_note:
+        answer.notes.append(backends.judge_note)
+
+
+def verify(statement: str, backends: Backends, *, evidence: str | None = None, k: int | None = None) -> Claim:
+    """Check a statement against the corpus (retrieve, then judge) or against `evidence` text.
+
+    >>> verify("Most Tajik migrants work in Russia.", Backends(get_settings())).verdict
+    'supported'
+    """
+    statement = _checked(statement, backends.settings.retrieval.max_question_chars, "statement")
+    if evidence is None:
+        sources = [Source(f"S{rank}", hit) for rank, hit in enumerate(search(statement, backends, k), start=1)]
+    else:
+        _checked(evidence, backends.settings.ingest.max_file_bytes, "evidence")
+        sources = [Source("S1", _evidence_hit(evidence))]  # unstripped: offsets count from its first character
+    claim = Claim(text=statement, keys=[source.key for source in sources])
+    if not sources:  # an empty corpus
+        claim.verdict, claim.reasons = "unsupported", [Reason("not_stated", "no stored passage is about this")]
+        return claim
+    return backends.verifier.check(claim, {source.key: source for source in sources}, own_answer=False)
+
+
+def _evidence_hit(evidence: str) -> Hit:
+    """Given evidence text as a passage of its own (it is not stored, so it has no document id)."""
+    return Hit(Chunk("evidence", "", 0, 0, len(evidence), evidence), title="given evidence", source="", score=1.0)

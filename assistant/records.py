@@ -156,3 +156,95 @@ class PlannedDocument:
     document: ParsedDocument
     chunks: list[Chunk]
     replaces: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A retrieved passage as the generator sees it, under a short key (S1, S2, ...) it cites."""
+
+    key: str
+    hit: Hit
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A verbatim quote backing a claim: `quote == document.text[start:end]`."""
+
+    key: str
+    doc_id: str
+    chunk_id: str
+    title: str
+    quote: str
+    start: int
+    end: int
+    page: int | None = None
+
+
+Verdict = Literal["supported", "unsupported", "uncited"]
+
+# Why a claim is not supported; the codes are stable, the details are for people.
+ReasonCode = Literal[
+    "no_citation",
+    "unknown_source",
+    "quote_not_found",
+    "number_not_in_source",
+    "name_not_in_source",
+    "not_stated",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    code: ReasonCode
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """The semantic judge's view of one claim against its evidence."""
+
+    supported: bool
+    score: float  # estimated probability that the evidence states the claim
+    seconds: float
+    judge: str
+    signals: dict[str, float] = field(default_factory=dict)  # what the score was computed from
+
+
+@dataclass(slots=True)
+class Claim:
+    """One sentence of an answer (or one statement to verify), with its citations and verdict."""
+
+    text: str
+    keys: list[str] = field(default_factory=list)
+    unknown_keys: list[str] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    verdict: Verdict = "uncited"
+    reasons: list[Reason] = field(default_factory=list)
+    judgement: Judgement | None = None
+
+
+@dataclass(slots=True)
+class Timings:
+    """Seconds spent per stage of one answer."""
+
+    retrieval: float = 0.0
+    first_token: float | None = None
+    generation: float = 0.0
+    verification: float = 0.0
+    total: float = 0.0
+
+
+@dataclass(slots=True)
+class Answer:
+    """A verified answer: the text as generated, its claims, and the passages it drew on."""
+
+    question: str
+    text: str
+    claims: list[Claim]
+    sources: list[Source]
+    generator: str
+    model: str
+    answered: bool = True
+    stripped_keys: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    timings: Timings = field(default_factory=Timings)

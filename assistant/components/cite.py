@@ -1,0 +1,202 @@
+"""Cite: split a draft answer into claims, map its source keys to passages, find quotes verbatim."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+import blingfire
+
+from assistant.records import Claim
+
+# [S1], [S1, S3], [S1][S2], [s2; S4], [Source 3], [1]: the forms small models write.
+_KEY = r"(?:S|Source\s*)?\d+"
+MARKER = re.compile(rf"\[\s*{_KEY}(?:\s*[,;&]\s*{_KEY})*\s*\]", re.IGNORECASE)
+_MARKER_AFTER_STOP = re.compile(rf"([.!?])((?:\s*{MARKER.pattern})+)", re.IGNORECASE)
+_LEADING_MARKERS = re.compile(rf"^\s*(?:{MARKER.pattern}\s*)+", re.IGNORECASE)
+_KEY_DIGITS = re.compile(r"\d+")
+_ABBREVIATION = re.compile(r"^(?:.*\s)?(?:[A-Z][a-z]{0,3}|[A-Z](?:\.[A-Z])*)\.$")  # "... Dr." "St." "U.S."
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_SENTENCE_END = (".", "!", "?", ":", ";", '"', "'", ")", "”", "’")
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+", re.MULTILINE)
+_QUOTE_MARKS = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"', "‘": "'", "’": "'", "‚": "'", "‛": "'", "`": "'"})
+_SPACE = re.compile(r"\s+")
+_ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…|\[\.\.\.\])\s*")
+_QUOTED = re.compile(r'"([^"]{12,}?)"')  # after quote-mark normalisation; short scare quotes are not quotations
+
+
+def split_claims(draft: str, known_keys: set[str]) -> list[Claim]:
+    """Sentences of `draft`, each with the source keys it cites; unknown keys are stripped and kept.
+
+    >>> [(c.text, c.keys) for c in split_claims("Ice melts [S1]. Snow falls.[S2][S9]", {"S1", "S2"})]
+    [('Ice melts.', ['S1']), ('Snow falls.', ['S2'])]
+    """
+    text = _BULLET.sub("", draft.strip()).translate(_QUOTE_MARKS)  # blingfire splits “...” less reliably
+    # "It rains. [S1]" cites S1 for the sentence before the marker, not the one after it.
+    text = _MARKER_AFTER_STOP.sub(lambda m: f" {m.group(2).strip()}{m.group(1)}", text)
+    claims: list[Claim] = []
+    for sentence in _sentences(text):
+        if claims and (leading := _LEADING_MARKERS.match(sentence)):
+            # '"... end of a quotation." [S1] Next sentence': the marker closes the sentence before
+            _add_keys(claims[-1], _keys(leading.group(0)), known_keys)
+            sentence = sentence[leading.end() :]
+        keys = _keys(sentence)
+        words = _tidy(MARKER.sub("", sentence))
+        if not words.strip(" .,;:!?\"'"):
+            if claims and keys:  # a line of bare markers belongs to the sentence before it
+                _add_keys(claims[-1], keys, known_keys)
+            continue
+        claim = Claim(text=words)
+        _add_keys(claim, keys, known_keys)
+        claims.append(claim)
+    return claims
+
+
+def _sentences(text: str) -> list[str]:
+    pieces: list[str] = []
+    for line in text.splitlines():
+        if line.strip():
+            pieces.extend(s for s in blingfire.text_to_sentences(line.strip()).split("\n") if s.strip())
+    return _rejoin_abbreviations(pieces)
+
+
+def _rejoin_abbreviations(pieces: list[str]) -> list[str]:
+    """blingfire ends a sentence after "Dr." or "St." at times; such a stub belongs to what follows."""
+    joined: list[str] = []
+    for piece in pieces:
+        if joined and _ABBREVIATION.match(joined[-1]):
+            joined[-1] = f"{joined[-1]} {piece}"
+        else:
+            joined.append(piece)
+    return joined
+
+
+def _keys(sentence: str) -> list[str]:
+    return [f"S{int(d)}" for marker in MARKER.findall(sentence) for d in _KEY_DIGITS.findall(marker)]
+
+
+def _add_keys(claim: Claim, keys: list[str], known_keys: set[str]) -> None:
+    for key in keys:
+        target = claim.keys if key in known_keys else claim.unknown_keys
+        if key not in target:
+            target.append(key)
+
+
+def _tidy(sentence: str) -> str:
+    """Markers gone, spaces closed up before punctuation."""
+    return re.sub(r"\s+([.,;:!?])", r"\1", _SPACE.sub(" ", sentence)).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """Text with whitespace runs collapsed and quote marks made straight; `origin[i]` maps back."""
+
+    text: str
+    origin: tuple[int, ...]
+
+    @classmethod
+    def of(cls, raw: str) -> Normalised:
+        chars: list[str] = []
+        origin: list[int] = []
+        for index, char in enumerate(raw.translate(_QUOTE_MARKS)):
+            if char.isspace():
+                if not chars or chars[-1] == " ":
+                    continue
+                char = " "
+            chars.append(char)
+            origin.append(index)
+        return cls("".join(chars), tuple(origin))
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """The raw-text span of normalised characters [start, end)."""
+        return self.origin[start], self.origin[end - 1] + 1
+
+
+def normalise(text: str) -> str:
+    return Normalised.of(text).text.strip()
+
+
+def find_quote(quote: str, document: str, within: tuple[int, int] | None = None) -> tuple[int, int] | None:
+    """Where `quote` stands verbatim in `document` (whitespace and quote marks normalised), or None.
+
+    An ellipsis in the quote may skip text; the parts must then appear in order. `within` prefers a
+    match inside that raw span (the cited passage) when the quote occurs more than once.
+
+    >>> find_quote("the  “cold” sea", 'Out on the "cold"\\nsea we sailed.')
+    (7, 21)
+    """
+    parts = [normalise(part) for part in _ELLIPSIS.split(quote.translate(_QUOTE_MARKS))]
+    parts = [part for part in parts if part]
+    if not parts:
+        return None
+    doc = Normalised.of(document)
+    starts = _occurrences(doc.text, parts[0])
+    if within is not None:
+        starts.sort(key=lambda s: not (within[0] <= doc.origin[s] < within[1]))
+    for first in starts:
+        end = _match_rest(doc.text, parts, first)
+        if end is not None:
+            return doc.span(first, end)
+    return None
+
+
+def _occurrences(haystack: str, needle: str) -> list[int]:
+    found, at = [], haystack.find(needle)
+    while at != -1:
+        found.append(at)
+        at = haystack.find(needle, at + 1)
+    return found
+
+
+def _match_rest(text: str, parts: list[str], first: int) -> int | None:
+    end = first + len(parts[0])
+    for part in parts[1:]:
+        at = text.find(part, end)
+        if at == -1:
+            return None
+        end = at + len(part)
+    return end
+
+
+def quoted_spans(sentence: str) -> list[str]:
+    """The quotations a sentence makes ("..." of at least a few words)."""
+    return [span.strip() for span in _QUOTED.findall(sentence.translate(_QUOTE_MARKS)) if " " in span.strip()]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of `text` (a passage). A heading or paragraph that ends a
+    line is a sentence of its own; a line wrapped mid-sentence (as in PDFs) is not.
+
+    >>> sentence_spans("Migration\\nSome 3 million work abroad. Most in Russia.")
+    [(0, 9), (10, 37), (38, 53)]
+    """
+    spans = []
+    for block_start, block_end in _blocks(text):
+        block = text[block_start:block_end]
+        if not block.strip():
+            continue
+        _, offsets = blingfire.text_to_sentences_and_offsets(block)
+        for a, b in offsets:
+            piece = block[a:b]
+            if piece.strip():
+                a += len(piece) - len(piece.lstrip())
+                b -= len(piece) - len(piece.rstrip())
+                spans.append((block_start + a, block_start + b))
+    return spans
+
+
+def _blocks(text: str) -> list[tuple[int, int]]:
+    """Split at blank lines, and at line ends that close a sentence or a heading-like short line."""
+    cuts = [0]
+    for match in re.finditer(r"\n", text):
+        before = text[cuts[-1] : match.start()].rstrip()
+        line = before.rsplit("\n", 1)[-1].strip()
+        after = text[match.end() :].lstrip(" \t")
+        starts_anew = bool(after) and (after[0].isupper() or after[0].isdigit() or after[0] in "\n\"“'‘([-*•")
+        if _PARAGRAPH_BREAK.match(text, match.start()) or (
+            starts_anew and (line.endswith(_SENTENCE_END) or (0 < len(line) < 100 and not line.endswith((",", "-"))))
+        ):
+            cuts.append(match.end())
+    cuts.append(len(text))
+    return list(itertools.pairwise(cuts))

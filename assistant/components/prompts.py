@@ -1,0 +1,53 @@
+"""Prompts: the Jinja2 templates in `prompts/`, rendered with strict variables and checked on load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, meta
+
+from assistant.errors import ConfigurationError
+
+# Each template and the variables it may use; `Prompts` refuses a folder that disagrees.
+TEMPLATES: dict[str, frozenset[str]] = {
+    "answer_system": frozenset({"not_found"}),
+    "answer_user": frozenset({"sources", "question"}),
+    "judge_system": frozenset(),
+    "judge_user": frozenset({"evidence", "claim"}),
+}
+DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "prompts"  # the settings default too
+
+
+class Prompts:
+    """The checked templates of one folder.
+
+    >>> Prompts(DEFAULT_FOLDER).render("judge_user", evidence=["Ice is cold."], claim="Ice is cold")
+    'Evidence:\\n- Ice is cold.\\n\\nClaim: Ice is cold\\n\\nDoes the evidence state the claim? Answer YES or NO.'
+    """
+
+    def __init__(self, folder: Path = DEFAULT_FOLDER) -> None:
+        self._env = Environment(
+            loader=FileSystemLoader(folder), undefined=StrictUndefined, trim_blocks=True, autoescape=False
+        )
+        self._templates = {name: self._load(folder, name, allowed) for name, allowed in TEMPLATES.items()}
+
+    def _load(self, folder: Path, name: str, allowed: frozenset[str]):
+        filename = f"{name}.j2"
+        try:
+            source = (folder / filename).read_text(encoding="utf-8")
+            used = meta.find_undeclared_variables(self._env.parse(source))
+            template = self._env.get_template(filename)
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigurationError(f"prompt template {folder / filename} cannot be read: {error}") from error
+        except TemplateError as error:
+            raise ConfigurationError(f"prompt template {folder / filename} is not valid Jinja2: {error}") from error
+        if unknown := used - allowed:
+            raise ConfigurationError(
+                f"prompt template {filename} uses {', '.join(sorted(unknown))}; it may use only "
+                f"{', '.join(sorted(allowed)) or 'no variables'}"
+            )
+        return template
+
+    def render(self, name: str, **variables: Any) -> str:
+        return self._templates[name].render(**variables).strip()

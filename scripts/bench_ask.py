@@ -1,0 +1,77 @@
+"""Answer latency over the sample corpus: time to first token, generation, verification, total.
+
+    python scripts/bench_ask.py [--generator local|openai|extractive] [--model packaged:NAME]
+
+Ingests corpus/ into bench-data/ask, asks each question below once to warm up the models, then
+again timed. Prints one JSON line: medians and maxima per stage, prompt size, and verdict counts.
+The questions are about the sample article; the last one is not answered by it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from collections import Counter
+
+from evaldata import REPO, scratch_settings
+
+from assistant import offline
+from assistant.backends import Backends
+from assistant.pipeline import ask, ingest_paths
+
+QUESTIONS = [
+    "How many Tajik migrants work in Russia?",
+    "What does the article say happened at Crocus City Hall?",
+    "Why are Tajiks in the crosshairs, according to the article?",
+    "What does the article claim about remittances to Tajikistan?",
+    "What is the boiling point of liquid nitrogen?",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--generator", default=None)
+    parser.add_argument("--model", default=None, help="GGUF setting for the local generator.")
+    args = parser.parse_args()
+    offline()
+    generation = {"model": args.model} if args.model else {}
+    backends = Backends(scratch_settings("ask", generation=generation))
+    ingest_paths([REPO / "corpus"], backends)
+    ask(QUESTIONS[0], backends, generator=args.generator)  # warm-up: loads the models
+    answers = [ask(question, backends, generator=args.generator) for question in QUESTIONS]
+    timings = [answer.timings for answer in answers]
+    stages = ("retrieval", "first_token", "generation", "verification", "total")
+    result = {
+        "generator": answers[0].generator,
+        "model": answers[0].model,
+        "questions": len(answers),
+        **{
+            f"{stage}_s": _spread([getattr(t, stage) for t in timings if getattr(t, stage) is not None])
+            for stage in stages
+        },
+        "judge_s_per_sentence": _spread(
+            [c.judgement.seconds for a in answers for c in a.claims if c.judgement and c.judgement.judge != "verbatim"]
+        ),
+        "prompt_chars": _spread([_prompt_chars(backends, a) for a in answers if a.sources]),
+        "verdicts": Counter(c.verdict for a in answers for c in a.claims),
+        "not_found": [a.question for a in answers if not a.answered],
+    }
+    print(json.dumps(result))
+
+
+def _spread(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    return {"median": round(statistics.median(values), 2), "max": round(max(values), 2)}
+
+
+def _prompt_chars(backends: Backends, answer) -> int:
+    generator = backends.generator("extractive" if answer.generator == "extractive" else None)
+    if not hasattr(generator, "messages"):
+        return 0
+    return sum(len(m["content"]) for m in generator.messages(answer.question, answer.sources))
+
+
+if __name__ == "__main__":
+    main()

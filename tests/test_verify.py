@@ -1,0 +1,254 @@
+"""Verify: verdicts, reason codes and verbatim quotes with document offsets, on hand-built passages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from unittest.mock import ANY
+
+import pytest
+
+from assistant.components.cite import split_claims
+from assistant.components.embed import HashingEmbedder
+from assistant.components.judge import OverlapJudge
+from assistant.components.verify import Verifier
+from assistant.present import claim_json, verify_json
+from assistant.records import Chunk, Claim, Hit, Judgement, Page, ParsedDocument, Source
+
+MIGRATION = (
+    "A short preface by Anna Petrova opens these notes. Tajikistan suffers from poverty and high unemployment. "
+    "Some 3 million Tajiks work in Russia as labour migrants. They send money home to their families. "
+    "The economy benefits from these remittances."
+)
+WAR = "Around 200 Tajiks fought in Syria. Most of them were recruited in Russia."
+
+
+def passage(doc_id: str, title: str, text: str, start: int, end: int | None = None, page: int | None = None) -> Hit:
+    end = len(text) if end is None else end
+    return Hit(Chunk(f"{doc_id}-c", doc_id, 0, start, end, text[start:end], page), title, f"{doc_id}.txt", 1.0)
+
+
+DOCUMENTS = {
+    "mig": ParsedDocument("mig", "mig", "Migration Notes", "mig.txt", MIGRATION),
+    "war": ParsedDocument("war", "war", "War Notes", "war.txt", WAR),
+}
+SOURCES = {
+    "S1": Source("S1", passage("mig", "Migration Notes", MIGRATION, MIGRATION.index("Tajikistan"))),
+    "S2": Source("S2", passage("war", "War Notes", WAR, 0)),
+}
+
+
+class FakeJudge:
+    """Says `supported` to everything and records what it was asked."""
+
+    name = "fake"
+
+    def __init__(self, supported: bool) -> None:
+        self.supported = supported
+        self.calls: list[tuple[str, list[str]]] = []
+
+    def judge(self, claim: str, evidence: list[str], passages: list[str], similarity: float) -> Judgement:
+        self.calls.append((claim, evidence))
+        return Judgement(self.supported, float(self.supported), 0.0, self.name)
+
+
+def verifier(judge=None, evidence_sentences: int = 3, documents=DOCUMENTS) -> Verifier:
+    return Verifier(HashingEmbedder(), judge or OverlapJudge(), documents.get, evidence_sentences)
+
+
+def check(draft: str, judge=None, **kwargs) -> Claim:
+    (claim,) = split_claims(draft, set(SOURCES))
+    return verifier(judge).check(claim, SOURCES, **kwargs)
+
+
+CASES = [
+    # (draft, verdict, reason codes, judge, {key: quote})
+    pytest.param(
+        "Some 3 million Tajiks work in Russia [S1].", "supported", [], "overlap",
+        {"S1": "Some 3 million Tajiks work in Russia as labour migrants."}, id="supported-paraphrase",
+    ),
+    pytest.param(
+        "Some 5 million Tajiks work in Russia [S1].", "unsupported", ["number_not_in_source"], "overlap",
+        {"S1": "Some 3 million Tajiks work in Russia as labour migrants."}, id="number-not-in-source",
+    ),
+    pytest.param(
+        "Some 3 million Tajiks work in Moscow [S1].", "unsupported", ["name_not_in_source"], "overlap",
+        {"S1": "Some 3 million Tajiks work in Russia as labour migrants."}, id="name-not-in-source",
+    ),
+    pytest.param("Tajiks work in Russia.", "uncited", ["no_citation"], None, {}, id="no-citation"),
+    pytest.param("Tajiks work in Russia [S7].", "uncited", ["unknown_source"], None, {}, id="unknown-source"),
+    pytest.param(
+        "The penguins dance on ice floes [S1].", "unsupported", ["not_stated"], "overlap",
+        {"S1": ANY}, id="not-stated",
+    ),
+    pytest.param(
+        'The article says "Some 3 million Tajiks work in Russia" [S1].', "supported", [], "verbatim",
+        {"S1": "Some 3 million Tajiks work in Russia"}, id="verbatim-quotation",
+    ),
+    pytest.param(
+        '"Migration Notes" states: "They send money home to their families." [S1]', "supported", [], "verbatim",
+        {"S1": "They send money home to their families."}, id="title-states-quotation",
+    ),
+    pytest.param(
+        "The article says \u201csome 3 million Tajiks work\u201d [S1].", "unsupported", ["quote_not_found"], "overlap",
+        {"S1": "Some 3 million Tajiks work in Russia as labour migrants."}, id="quote-not-verbatim-case",
+    ),
+    pytest.param(
+        'The article says "opens these notes" [S1].', "supported", [], "verbatim",
+        {"S1": "opens these notes"}, id="quotation-outside-the-passage-in-its-document",
+    ),
+    pytest.param(
+        "Some 3 million Tajiks work in Russia and around 200 fought in Syria [S1][S2].", "supported", [], "overlap",
+        {"S1": "Some 3 million Tajiks work in Russia as labour migrants.", "S2": "Around 200 Tajiks fought in Syria."},
+        id="two-sources-each-quoted",
+    ),
+    pytest.param(
+        "Around 200 Tajiks fought in Syria [S1].", "unsupported",
+        ["number_not_in_source", "name_not_in_source", "not_stated"], "overlap", {"S1": ANY}, id="wrong-source-cited",
+    ),
+    pytest.param(
+        'The article says "A short preface by Anna Petrova opens these notes" [S1].', "supported", [], "verbatim",
+        {"S1": "A short preface by Anna Petrova opens these notes"}, id="capitalised-quotation-outside-the-passage",
+    ),
+    pytest.param(
+        "Reportedly, some 3 million Tajiks work in Russia [S1].", "supported", [], "overlap",
+        {"S1": "Some 3 million Tajiks work in Russia as labour migrants."}, id="hedged-with-reportedly",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("draft", "verdict", "codes", "judge", "quotes"), CASES)
+def test_check(draft: str, verdict: str, codes: list[str], judge: str | None, quotes: dict[str, str]) -> None:
+    claim = check(draft)
+    assert (claim.verdict, [reason.code for reason in claim.reasons]) == (verdict, codes)
+    assert (claim.judgement and claim.judgement.judge) == judge
+    assert {citation.key: citation.quote for citation in claim.citations} == quotes
+    for citation in claim.citations:
+        assert DOCUMENTS[citation.doc_id].text[citation.start : citation.end] == citation.quote
+        assert citation.chunk_id == SOURCES[citation.key].hit.chunk.chunk_id
+        assert citation.title == SOURCES[citation.key].hit.title
+
+
+def test_citations_follow_the_order_of_the_keys() -> None:
+    claim = check("Around 200 Tajiks fought in Syria and 3 million work in Russia [S2][S1].")
+    assert [citation.key for citation in claim.citations] == ["S2", "S1"]
+
+
+def test_check_fills_the_claim_in_place() -> None:
+    (claim,) = split_claims("Some 3 million Tajiks work in Russia [S1].", set(SOURCES))
+    assert verifier().check(claim, SOURCES) is claim and claim.verdict == "supported"
+
+
+@pytest.mark.parametrize(
+    ("supported", "verdict", "codes"),
+    [
+        pytest.param(True, "supported", [], id="judge-yes"),
+        pytest.param(False, "unsupported", ["not_stated"], id="judge-no"),
+    ],
+)
+def test_the_judge_decides_what_the_checks_pass(supported: bool, verdict: str, codes: list[str]) -> None:
+    claim = check("Some 3 million Tajiks work in Russia [S1].", FakeJudge(supported))
+    assert (claim.verdict, [reason.code for reason in claim.reasons]) == (verdict, codes)
+
+
+def test_the_judge_gets_the_claim_without_attribution_and_the_evidence_sentences() -> None:
+    judge = FakeJudge(True)
+    check("The article states that Tajiks send money home [S1].", judge)
+    ((statement, evidence),) = judge.calls
+    assert statement == "Tajiks send money home."
+    assert "They send money home to their families." in evidence
+    assert 1 <= len(evidence) <= 3 and all(sentence in MIGRATION for sentence in evidence)
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [
+        pytest.param('The article says "Some 3 million Tajiks work in Russia" [S1].', id="quotation"),
+        pytest.param("Tajiks work in Russia.", id="uncited"),
+    ],
+)
+def test_the_judge_is_not_asked_when_there_is_nothing_to_judge(draft: str) -> None:
+    judge = FakeJudge(False)
+    check(draft, judge)
+    assert judge.calls == []
+
+
+def test_a_repeated_quotation_is_located_in_the_cited_passage() -> None:
+    text = "The sea was cold that year. Nothing else happened. The sea was cold that year."
+    document = ParsedDocument("sea", "sea", "Sea", "sea.txt", text)
+    second = text.rindex("The sea")
+    sources = {"S1": Source("S1", passage("sea", "Sea", text, text.index("Nothing"), len(text)))}
+    (claim,) = split_claims('It says "The sea was cold that year" [S1].', {"S1"})
+    verifier(documents={"sea": document}).check(claim, sources)
+    assert [(c.start, c.end) for c in claim.citations] == [(second, second + len("The sea was cold that year"))]
+
+
+def test_citation_page_is_the_page_of_the_quote() -> None:
+    text = "Page one talks about bees in winter. Page two says hives need insulation."
+    split = text.index("Page two")
+    pages = (Page(1, 0, split), Page(2, split, len(text)))
+    document = ParsedDocument("bees", "bees", "Bees", "bees.pdf", text, pages=pages)
+    sources = {"S1": Source("S1", passage("bees", "Bees", text, 0, page=1))}
+    (claim,) = split_claims("Hives need insulation [S1].", {"S1"})
+    verifier(evidence_sentences=1, documents={"bees": document}).check(claim, sources)
+    (citation,) = claim.citations
+    assert (citation.quote, citation.page, text[citation.start : citation.end]) == (
+        "Page two says hives need insulation.", 2, "Page two says hives need insulation.",
+    )  # fmt: skip
+
+
+def test_given_evidence_without_a_document_is_quoted_from_the_passage() -> None:
+    evidence = "Prices rose sharply in 2023. Wages fell."
+    sources = {"S1": Source("S1", Hit(Chunk("evidence", "", 0, 0, len(evidence), evidence), "given evidence", "", 1.0))}
+    claim = Claim('The text says "Prices rose sharply in 2023"', keys=["S1"])
+    verifier(documents={}).check(claim, sources)
+    assert claim.verdict == "supported" and claim.judgement.judge == "verbatim"
+    quotes = [(c.quote, c.start, c.end, c.doc_id) for c in claim.citations]
+    assert quotes == [("Prices rose sharply in 2023", 0, 27, "")]
+
+
+@pytest.mark.parametrize(
+    ("own_answer", "keys"),
+    [
+        pytest.param(True, ["S1", "S2"], id="answer-quotes-every-source"),
+        pytest.param(False, ["S1"], id="statement-best-evidence-only"),
+    ],
+)
+def test_an_answer_sentence_quotes_each_cited_passage(own_answer: bool, keys: list[str]) -> None:
+    (claim,) = split_claims("Tajiks send money home to their families [S1][S2].", set(SOURCES))
+    Verifier(HashingEmbedder(), OverlapJudge(), DOCUMENTS.get, 1).check(claim, SOURCES, own_answer=own_answer)
+    assert [citation.key for citation in claim.citations] == keys
+
+
+def test_select_evidence_is_in_reading_order_and_located_in_the_document() -> None:
+    evidence = verifier().select_evidence("Tajiks send money home", [SOURCES["S1"]])
+    assert [item.start for item in evidence] == sorted(item.start for item in evidence)
+    assert all(MIGRATION[item.start : item.end] == item.text for item in evidence)
+    assert len(evidence) == 3
+
+
+@pytest.mark.parametrize(
+    ("draft", "verdict", "reason"),
+    [
+        pytest.param("Some 3 million Tajiks work in Russia [S1].", "supported", None, id="supported"),
+        pytest.param("Some 5 million Tajiks work in Russia [S1].", "unsupported", "number_not_in_source", id="number"),
+        pytest.param("Tajiks work in Russia.", "unsupported", "no_citation", id="uncited-is-unsupported"),
+        pytest.param("Tajiks work in Russia [S7].", "unsupported", "unknown_source", id="unknown-key"),
+    ],
+)
+def test_verify_json_has_two_verdicts_and_the_first_reason(draft: str, verdict: str, reason: str | None) -> None:
+    claim = check(draft)
+    result = verify_json(claim, record_id="r-1")
+    assert (result["id"], result["claim"], result["verdict"], result["reason"]) == ("r-1", claim.text, verdict, reason)
+    assert result["citations"] == [asdict(citation) for citation in claim.citations]
+    assert [r["code"] for r in result["reasons"]] == [r.code for r in claim.reasons]
+
+
+def test_claim_json_rounds_the_judgement_and_keeps_stripped_keys() -> None:
+    claim = check("Tajiks send money home to their families [S1][S9].")
+    claim.judgement = Judgement(True, 0.123456, 1.23456, "overlap", {"coverage": 0.987654})
+    result = claim_json(claim)
+    assert result["stripped_keys"] == ["S9"]
+    assert result["judge"] == {
+        "name": "overlap", "supported": True, "score": 0.1235, "seconds": 1.235, "signals": {"coverage": 0.9877},
+    }  # fmt: skip
+    assert claim_json(check("Tajiks work in Russia."))["judge"] is None
