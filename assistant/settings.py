@@ -105,7 +105,7 @@ class GenerationSettings(BaseModel):
         True, description="Answer with the extractive generator when the chosen model cannot be loaded."
     )
     min_relevance: float = Field(
-        0.25,
+        0.2,
         ge=-1,
         le=1,
         description="Best passage's cosine similarity below which the documents are taken not to answer the question.",

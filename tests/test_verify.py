@@ -252,3 +252,17 @@ def test_claim_json_rounds_the_judgement_and_keeps_stripped_keys() -> None:
         "name": "overlap", "supported": True, "score": 0.1235, "seconds": 1.235, "signals": {"coverage": 0.9877},
     }  # fmt: skip
     assert claim_json(check("Tajiks work in Russia."))["judge"] is None
+
+
+def test_a_miscitation_names_the_retrieved_passage_that_has_the_details() -> None:
+    claim = check("Around 200 Tajiks fought in Syria [S1].")
+    details = {reason.code: reason.detail for reason in claim.reasons}
+    assert details["number_not_in_source"] == "200 not in the cited passages (S2, which it does not cite, has them)"
+    assert details["name_not_in_source"].endswith("(S2, which it does not cite, has them)")
+    assert claim.verdict == "unsupported"
+
+
+def test_no_hint_when_no_other_passage_has_the_details() -> None:
+    claim = check("Some 9 million Tajiks work in Russia [S1].")
+    (number,) = [reason for reason in claim.reasons if reason.code == "number_not_in_source"]
+    assert number.detail == "9 million not in the cited passages"

@@ -69,6 +69,8 @@ class Verifier:
         checked = cited if own_answer else [e.source for e in evidence]
         quoted = [c.quote for c in claim.citations]  # a quotation may lie outside the cited passage
         details = quote_reasons + _deterministic_reasons(claim.text, list(dict.fromkeys(checked)), quoted)
+        if own_answer and details:
+            details = _point_to_uncited(details, claim, [s for s in sources.values() if s not in cited])
         claim.judgement = self._judge(claim, evidence, quote_reasons)
         failed = not claim.judgement.supported
         claim.reasons = [r for r in details if own_answer or failed or r.code in ALWAYS_DECISIVE]
@@ -192,6 +194,16 @@ def _deterministic_reasons(text: str, cited: list[Source], quotes: list[str]) ->
     if names := missing_names(_without_keys(text), evidence, allowed=titles):
         reasons.append(Reason("name_not_in_source", f"{', '.join(names)} not in the cited passages"))
     return reasons
+
+
+def _point_to_uncited(reasons: list[Reason], claim: Claim, uncited: list[Source]) -> list[Reason]:
+    """Say so when another retrieved passage has the details the cited ones lack: a miscitation."""
+    fitting = [s.key for s in uncited if not _deterministic_reasons(claim.text, [s], [])]
+    if not fitting:
+        return reasons
+    hint = f" ({', '.join(fitting)}, which it does not cite, has them)"
+    details = ("number_not_in_source", "name_not_in_source")
+    return [Reason(r.code, r.detail + hint) if r.code in details else r for r in reasons]
 
 
 def _without_keys(text: str) -> str:
