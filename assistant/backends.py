@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from functools import cached_property
@@ -34,7 +35,8 @@ class Backends:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._local_models: dict[str, LlamaCppChat] = {}
+        self._local_models: dict[str, LlamaCppChat] = {}  # by model setting, so a file is hashed once
+        self._loading = threading.Lock()
         self.judge_note: str | None = None  # set when the judge fell back to word overlap
 
     @cached_property
@@ -71,14 +73,17 @@ class Backends:
 
     def local_chat(self, model: str) -> LlamaCppChat:
         """The in-process model for a GGUF setting; generator and judge share one when they name the same file."""
-        if importlib.util.find_spec("llama_cpp") is None:
-            raise BackendUnavailable("llama-cpp-python is not installed: pip install llama-cpp-python")
-        path = resolve_gguf(model, self.settings.generation.model_cache)
-        key = str(path.resolve())
-        if key not in self._local_models:
-            generation = self.settings.generation
-            self._local_models[key] = LlamaCppChat(path, generation.context_tokens, generation.threads)
-        return self._local_models[key]
+        with self._loading:  # two threads must not load two copies of a 1 GB model
+            if model not in self._local_models:
+                if importlib.util.find_spec("llama_cpp") is None:
+                    raise BackendUnavailable("llama-cpp-python is not installed: pip install llama-cpp-python")
+                path = resolve_gguf(model, self.settings.generation.model_cache)
+                same_file = [chat for chat in self._local_models.values() if chat.path == path]
+                generation = self.settings.generation
+                chat = same_file[0] if same_file else LlamaCppChat(path, generation.context_tokens, generation.threads)
+                chat.load()  # a corrupt file fails here, where a fallback can still be taken
+                self._local_models[model] = chat
+            return self._local_models[model]
 
     @cached_property
     def openai_chat(self) -> OpenAIChat:

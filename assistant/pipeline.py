@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import closing
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -249,7 +250,7 @@ def ask(question: str, backends: Backends, *, generator: str | None = None, on_e
         draft = NOT_FOUND
         on_event("token", draft)
     else:
-        draft = _draft(chosen, question.strip(), sources, timings, on_event)
+        draft = _draft(chosen, question.strip(), sources, timings, on_event, started)
     answer = Answer(question.strip(), draft, [], sources, chosen.name, chosen.model, notes=notes, timings=timings)
     verify_started = time.perf_counter()
     if is_not_found(draft):
@@ -276,21 +277,30 @@ def _relevant(hits: list[Hit], floor: float) -> bool:
     return best is not None and best >= floor
 
 
-def _draft(generator: Generator, question: str, sources: list[Source], timings: Timings, on_event: Events) -> str:
+def _draft(
+    generator: Generator, question: str, sources: list[Source], timings: Timings, on_event: Events, asked: float
+) -> str:
+    """Stream the draft; time to first token counts from the question. `closing` releases the model
+    at once if a listener fails mid-stream."""
     started = time.perf_counter()
     pieces = []
-    for piece in generator.draft(question, sources):
-        if timings.first_token is None:
-            timings.first_token = time.perf_counter() - started
-        pieces.append(piece)
-        on_event("token", piece)
+    with closing(generator.draft(question, sources)) as stream:
+        for piece in stream:
+            if timings.first_token is None:
+                timings.first_token = time.perf_counter() - asked
+            pieces.append(piece)
+            on_event("token", piece)
     timings.generation = time.perf_counter() - started
     return "".join(pieces)
 
 
 def _verify_claims(answer: Answer, backends: Backends, on_event: Events) -> None:
     by_key = {source.key: source for source in answer.sources}
-    answer.claims = split_claims(answer.text, set(by_key))
+    not_found = NOT_FOUND.lower().rstrip(".")
+    answer.claims = [c for c in split_claims(answer.text, set(by_key)) if c.text.lower().rstrip(".") != not_found]
+    if not answer.claims:  # an empty draft, or nothing but markers
+        answer.answered = False
+        answer.notes.append("the model wrote no sentence to check")
     answer.stripped_keys = sorted({key for claim in answer.claims for key in claim.unknown_keys})
     for claim in answer.claims:
         on_event("claim", backends.verifier.check(claim, by_key))

@@ -104,6 +104,16 @@ class GenerationSettings(BaseModel):
     fallback: bool = Field(
         True, description="Answer with the extractive generator when the chosen model cannot be loaded."
     )
+
+    @model_validator(mode="after")
+    def _prompt_fits_context(self) -> GenerationSettings:
+        needed = self.source_tokens + self.max_answer_tokens + 512  # 512: instructions and question
+        if self.context_tokens < needed:
+            raise ValueError(
+                f"context_tokens ({self.context_tokens}) must hold source_tokens + max_answer_tokens + 512 ({needed})"
+            )
+        return self
+
     min_relevance: float = Field(
         0.2,
         ge=-1,

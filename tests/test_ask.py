@@ -206,7 +206,7 @@ def test_timings_are_filled(notes_dir: Path, open_backends) -> None:
     backends = open_backends(notes_dir)
     scripted(backends, "Some 3 million Tajiks work in Russia [S1].")
     t = pipeline.ask(QUESTION, backends).timings
-    assert t.retrieval > 0 and t.first_token is not None and t.generation >= t.first_token > 0
+    assert t.retrieval > 0 and t.first_token is not None and t.first_token >= t.retrieval  # counted from the question
     assert t.verification > 0 and t.total >= t.retrieval + t.generation + t.verification
 
 
@@ -246,7 +246,7 @@ VERIFY_EVIDENCE = [
         "Penguins dance.",
         "Prices rose sharply in 2023.",
         "unsupported",
-        ["name_not_in_source", "not_stated"],
+        ["not_stated"],
         id="unrelated",
     ),
 ]
@@ -302,3 +302,24 @@ def test_extractive_answers_the_migrants_question_with_several_figures(article_d
     assert {350_236, 3_100_000} <= figures
     for citation in (c for claim in answer.claims for c in claim.citations):
         assert backends.docstore.document(citation.doc_id).text[citation.start : citation.end] == citation.quote
+
+
+@pytest.mark.parametrize(
+    "draft",
+    [pytest.param("", id="empty"), pytest.param("[S1][S2]", id="only-markers")],
+)
+def test_a_draft_with_no_sentence_is_not_an_answer(notes_dir: Path, open_backends, draft: str) -> None:
+    backends = open_backends(notes_dir)
+    scripted(backends, draft)
+    answer = pipeline.ask(QUESTION, backends)
+    assert (answer.answered, answer.claims) == (False, [])
+    assert "the model wrote no sentence to check" in answer.notes
+
+
+def test_saying_not_found_then_answering_anyway_is_verified(notes_dir: Path, open_backends) -> None:
+    backends = open_backends(notes_dir)
+    scripted(backends, "The documents do not answer this question. But 5 million Tajiks work in Russia [S1].")
+    answer = pipeline.ask(QUESTION, backends)
+    assert answer.answered
+    (claim,) = answer.claims
+    assert claim.verdict == "unsupported" and [r.code for r in claim.reasons] == ["number_not_in_source"]

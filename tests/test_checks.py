@@ -102,3 +102,14 @@ def test_missing_names(claim: str, evidence: str, allowed: str, missing: list[st
 def test_sentence_opening_adverbs_are_not_names(opener: str) -> None:
     # The answer prompt asks the model to keep hedges like "reportedly"; this is how it writes them.
     assert missing_names(f"{opener}, prices rose", "prices rose") == []
+
+
+@pytest.mark.parametrize(
+    ("claim", "evidence"),
+    [
+        pytest.param("4,100,000 people", "4.1 million people", id="float-rounding"),
+        pytest.param("8.3 billion dollars", "8,300,000,000 dollars", id="billions"),
+    ],
+)
+def test_equal_numbers_written_differently_match(claim: str, evidence: str) -> None:
+    assert missing_numbers(claim, evidence) == []

@@ -217,3 +217,14 @@ def test_sentence_spans(text: str, expected: list[str]) -> None:
 def test_sentence_spans_docstring_offsets() -> None:
     # A short line before a capitalised one is a heading, a sentence of its own.
     assert sentence_spans("Migration\nSome 3 million work abroad. Most in Russia.") == [(0, 9), (10, 37), (38, 53)]
+
+
+def test_an_ellipsis_does_not_stand_for_pages() -> None:
+    document = "Some 1 million Tajiks work in Russia. " + "Filler words here. " * 400 + "It had 9 million visitors."
+    assert find_quote("Tajiks ... 9 million", document) is None
+    assert find_quote("Some ... Russia", document) == (0, 36)
+
+
+def test_a_marker_with_absurdly_many_digits_is_not_a_key() -> None:
+    (claim,) = split_claims(f"Prices rose [S{'9' * 5000}].", {"S1"})
+    assert claim.keys == [] and claim.unknown_keys == []

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from conftest import fast_settings
-from jinja2.exceptions import UndefinedError
 
 from assistant.backends import Backends
 from assistant.components.prompts import DEFAULT_FOLDER, TEMPLATES, Prompts
@@ -93,10 +92,18 @@ def test_the_settings_folder_is_the_one_loaded(tmp_path: Path, folder: Path) -> 
     ],
 )
 def test_render_refuses_missing_variables(name: str, variables: dict) -> None:
-    with pytest.raises(UndefinedError):
+    with pytest.raises(ConfigurationError, match="cannot be rendered"):
         Prompts().render(name, **variables)
 
 
 def test_render_strips_the_template_ends() -> None:
     rendered = Prompts().render("answer_system", not_found="NOPE.")
     assert rendered == rendered.strip() and rendered.endswith("NOPE.")
+
+
+def test_a_template_that_leaves_out_a_variable_is_refused_at_load(tmp_path: Path) -> None:
+    folder = tmp_path / "prompts"
+    shutil.copytree(DEFAULT_FOLDER, folder)
+    (folder / "answer_user.j2").write_text("Question: {{ question }}", encoding="utf-8")  # no sources
+    with pytest.raises(ConfigurationError, match="must use sources"):
+        Prompts(folder)

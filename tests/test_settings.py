@@ -61,3 +61,8 @@ def test_invalid_environment_values_are_refused(monkeypatch, variable: str, valu
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_a_context_too_small_for_the_prompt_budget_is_refused() -> None:
+    with pytest.raises(ValidationError, match="context_tokens"):
+        Settings(generation={"context_tokens": 1024, "source_tokens": 900})

@@ -266,3 +266,10 @@ def test_no_hint_when_no_other_passage_has_the_details() -> None:
     claim = check("Some 9 million Tajiks work in Russia [S1].")
     (number,) = [reason for reason in claim.reasons if reason.code == "number_not_in_source"]
     assert number.detail == "9 million not in the cited passages"
+
+
+def test_an_elided_quotation_is_judged_not_taken_as_verbatim() -> None:
+    judge = FakeJudge(False)
+    claim = check('The article says "Some 3 million Tajiks ... labour migrants" [S1].', judge)
+    assert claim.citations[0].quote == "Some 3 million Tajiks work in Russia as labour migrants"
+    assert claim.judgement.judge == "fake" and claim.verdict == "unsupported"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _SCALES = {
@@ -76,8 +77,9 @@ def missing_numbers(claim: str, evidence: str) -> list[str]:
     found = numbers_in(evidence)
     missing = []
     for match in _NUMBER.finditer(claim):
-        value = numbers_in(match.group(0))
-        if not value & found and not _is_small_word(match.group(0)):
+        values = numbers_in(match.group(0))
+        stated = any(math.isclose(value, other, rel_tol=1e-9) for value in values for other in found)
+        if not stated and not _is_small_word(match.group(0)):
             missing.append(match.group(0).strip())
     return missing
 
@@ -101,8 +103,8 @@ def missing_names(claim: str, evidence: str, allowed: str = "") -> list[str]:
         lower = bare.lower()
         if not bare or lower in _COMMON or _known_name(lower, known):
             continue
-        if position == 0 and claim.lstrip(" \"'“‘(").startswith(word) and lower.endswith("ly"):
-            continue  # "Reportedly, ...": an adverb opening the sentence
+        if position == 0 and claim.lstrip(" \"'“‘(").startswith(word):
+            continue  # "Around", "Reportedly": any sentence opens with a capital; the judge still reads it
         if bare not in missing:
             missing.append(bare)
     return missing

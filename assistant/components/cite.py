@@ -11,7 +11,7 @@ import blingfire
 from assistant.records import Claim
 
 # [S1], [S1, S3], [S1][S2], [s2; S4], [Source 3], [1]: the forms small models write.
-_KEY = r"(?:S|Source\s*)?\d+"
+_KEY = r"(?:S|Source\s*)?\d{1,6}"
 MARKER = re.compile(rf"\[\s*{_KEY}(?:\s*[,;&]\s*{_KEY})*\s*\]", re.IGNORECASE)
 _MARKER_AFTER_STOP = re.compile(rf"([.!?])((?:\s*{MARKER.pattern})+)", re.IGNORECASE)
 _LEADING_MARKERS = re.compile(rf"^\s*(?:{MARKER.pattern}\s*)+", re.IGNORECASE)
@@ -22,6 +22,7 @@ _SENTENCE_END = (".", "!", "?", ":", ";", '"', "'", ")", "”", "’")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+", re.MULTILINE)
 _QUOTE_MARKS = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"', "‘": "'", "’": "'", "‚": "'", "‛": "'", "`": "'"})
 _SPACE = re.compile(r"\s+")
+ELLIPSIS_GAP = 300  # most characters an ellipsis in a quotation may stand for
 _ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…|\[\.\.\.\])\s*")
 _QUOTED = re.compile(r'"([^"]{12,}?)"')  # after quote-mark normalisation; short scare quotes are not quotations
 
@@ -120,7 +121,7 @@ def normalise(text: str) -> str:
 def find_quote(quote: str, document: str, within: tuple[int, int] | None = None) -> tuple[int, int] | None:
     """Where `quote` stands verbatim in `document` (whitespace and quote marks normalised), or None.
 
-    An ellipsis in the quote may skip text; the parts must then appear in order. `within` prefers a
+    An ellipsis in the quote may skip up to ELLIPSIS_GAP characters; the parts must appear in order. `within` prefers a
     match inside that raw span (the cited passage) when the quote occurs more than once.
 
     >>> find_quote("the  “cold” sea", 'Out on the "cold"\\nsea we sailed.')
@@ -152,8 +153,8 @@ def _occurrences(haystack: str, needle: str) -> list[int]:
 def _match_rest(text: str, parts: list[str], first: int) -> int | None:
     end = first + len(parts[0])
     for part in parts[1:]:
-        at = text.find(part, end)
-        if at == -1:
+        at = text.find(part, end, end + ELLIPSIS_GAP + len(part))
+        if at == -1:  # an ellipsis leaves out words of one passage, not pages
             return None
         end = at + len(part)
     return end

