@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import closing
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 from assistant.backends import Backends
@@ -234,9 +234,9 @@ def _checked(text: str, limit: int, what: str = "question") -> str:
 def ask(question: str, backends: Backends, *, generator: str | None = None, on_event: Events = _no_events) -> Answer:
     """Answer from the documents: sentences citing passages, each with quotes and a verdict.
 
-    >>> answer = ask("How many Tajik migrants work in Russia?", Backends(get_settings()))
-    >>> [(claim.verdict, claim.citations[0].quote) for claim in answer.claims][0]
-    ('supported', 'According to official figures, ...')
+    >>> answer = ask("How many Tajik migrants work in Russia?", Backends(get_settings()), generator="extractive")
+    >>> answer.claims[0].verdict, answer.claims[0].citations[0].quote
+    ('supported', 'The Russian Federation has allegedly around 3 million Tajiks working as labour migrants.')
     """
     started = time.perf_counter()
     hits = search(question, backends)

@@ -171,7 +171,9 @@ def test_quoted_spans(sentence: str, expected: list[str]) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        pytest.param("  a\n\t \u201cb\u201d  \u2018c\u2019  ", "a \"b\" 'c'", id="spaces-and-quote-marks"),
+        pytest.param(
+            '  a\n\t \u201cb\u201d  \u2018c\u2019 "d" ', "a 'b' 'c' 'd'", id="spaces-and-every-quote-mark-as-one"
+        ),
         pytest.param("plain", "plain", id="unchanged"),
         pytest.param(" \n ", "", id="only-space"),
         pytest.param("a\u00a0\u00a0b", "a b", id="non-breaking-spaces"),

@@ -17,7 +17,9 @@ from assistant.components.generate import (
     is_not_found,
     number_sources,
 )
+from assistant.components.judge import OverlapJudge
 from assistant.components.prompts import Prompts
+from assistant.components.verify import Verifier
 from assistant.errors import InputError
 from assistant.records import Chunk, Hit, Source
 
@@ -183,3 +185,13 @@ def test_backends_build_the_generator_named(tmp_path, name: str | None, kind, la
 def test_backends_refuse_an_unknown_generator(tmp_path) -> None:
     with pytest.raises(InputError, match="unknown generator 'gpt'"):
         Backends(fast_settings(tmp_path)).generator("gpt")
+
+
+def test_an_extractive_quote_of_a_sentence_with_its_own_quotation_stays_whole() -> None:
+    text = 'Critics say the "virtuous West" and its "free" media reproach the president.'
+    source = Source("S1", Hit(Chunk("c1", "d1", 0, 0, len(text), text), "Notes", "notes.txt", 1.0))
+    draft = "".join(ExtractiveGenerator(HashingEmbedder(), min_similarity=-1.0).draft("virtuous West media", [source]))
+    (claim,) = split_claims(draft, {"S1"})
+    Verifier(HashingEmbedder(), OverlapJudge(), {}.get).check(claim, {"S1": source})
+    assert claim.verdict == "supported" and claim.judgement.judge == "verbatim"
+    assert claim.citations[0].quote == text

@@ -21,6 +21,8 @@ _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _SENTENCE_END = (".", "!", "?", ":", ";", '"', "'", ")", "”", "’")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+", re.MULTILINE)
 _QUOTE_MARKS = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"', "‘": "'", "’": "'", "‚": "'", "‛": "'", "`": "'"})
+# For matching only: every quote mark is one mark, so an inner "..." quoted as '...' still matches.
+_MATCH_MARKS = str.maketrans({mark: "'" for mark in '"“”„‟‘’‚‛`«»'})
 _SPACE = re.compile(r"\s+")
 ELLIPSIS_GAP = 300  # most characters an ellipsis in a quotation may stand for
 _ELLIPSIS = re.compile(r"\s*(?:\.\.\.|…|\[\.\.\.\])\s*")
@@ -100,7 +102,7 @@ class Normalised:
     def of(cls, raw: str) -> Normalised:
         chars: list[str] = []
         origin: list[int] = []
-        for index, char in enumerate(raw.translate(_QUOTE_MARKS)):
+        for index, char in enumerate(raw.translate(_MATCH_MARKS)):
             if char.isspace():
                 if not chars or chars[-1] == " ":
                     continue
@@ -127,7 +129,7 @@ def find_quote(quote: str, document: str, within: tuple[int, int] | None = None)
     >>> find_quote("the  “cold” sea", 'Out on the "cold"\\nsea we sailed.')
     (7, 21)
     """
-    parts = [normalise(part) for part in _ELLIPSIS.split(quote.translate(_QUOTE_MARKS))]
+    parts = [normalise(part) for part in _ELLIPSIS.split(quote)]
     parts = [part for part in parts if part]
     if not parts:
         return None
