@@ -109,16 +109,27 @@ def _search_batch(backends, path: Path, k: int | None) -> None:
         typer.echo(json.dumps(_batch_answer(line, number, backends, k), ensure_ascii=False))
 
 
-def _batch_answer(line: str, number: int, backends, k: int | None) -> dict[str, Any]:
-    from assistant import pipeline
-    from assistant.present import error_json, hits_json
+def _record(line: str, number: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """One JSONL line as (record, None), or ({}, the error line to print) when it is not a JSON object."""
+    from assistant.present import error_json
 
     try:
         record = json.loads(line)
     except ValueError as error:
-        return {"id": None, **error_json(InputError(f"line {number}: not valid JSON ({error})"))}
-    record_id = record.get("id") if isinstance(record, dict) else None
-    question = record.get("question") if isinstance(record, dict) else None
+        return {}, {"id": None, **error_json(InputError(f"line {number}: not valid JSON ({error})"))}
+    if not isinstance(record, dict):
+        return {}, {"id": None, **error_json(InputError(f"line {number}: not a JSON object"))}
+    return record, None
+
+
+def _batch_answer(line: str, number: int, backends, k: int | None) -> dict[str, Any]:
+    from assistant import pipeline
+    from assistant.present import error_json, hits_json
+
+    record, failure = _record(line, number)
+    if failure:
+        return failure
+    record_id, question = record.get("id"), record.get("question")
     if not isinstance(question, str):
         return {"id": record_id, **error_json(InputError(f'line {number}: "question" must be a string'))}
     try:
@@ -249,13 +260,10 @@ def _verify_record(number: int, line: str, backends) -> dict[str, Any]:
     from assistant import pipeline
     from assistant.present import error_json, verify_json
 
-    try:
-        record = json.loads(line)
-    except ValueError as error:
-        return {"id": None, **error_json(InputError(f"line {number}: not valid JSON ({error})"))}
-    record_id = record.get("id") if isinstance(record, dict) else None
-    claim = record.get("claim") if isinstance(record, dict) else None
-    evidence = record.get("evidence") if isinstance(record, dict) else None
+    record, failure = _record(line, number)
+    if failure:
+        return failure
+    record_id, claim, evidence = record.get("id"), record.get("claim"), record.get("evidence")
     if not isinstance(claim, str) or not (evidence is None or isinstance(evidence, str)):
         problem = f'line {number}: "claim" must be a string, and "evidence" a string when given'
         return {"id": record_id, **error_json(InputError(problem))}

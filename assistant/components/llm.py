@@ -104,6 +104,11 @@ class LlamaCppChat:
             raise BackendUnavailable(f"the local model {self.model} failed: {error}") from error
 
     def _chat_prompt(self, messages: Messages) -> str:
+        return self._formatter(messages=messages).prompt
+
+    @cached_property
+    def _formatter(self):
+        """The GGUF's own chat template, compiled once (the judge formats a prompt per sentence)."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         llama = self._llama
@@ -111,12 +116,11 @@ class LlamaCppChat:
         if not template:
             raise BackendUnavailable(f"{self.model} has no chat template")
         vocab = llama._model
-        formatter = Jinja2ChatFormatter(
+        return Jinja2ChatFormatter(
             template,
             eos_token=llama.detokenize([vocab.token_eos()]).decode("utf-8", "replace"),
             bos_token=llama.detokenize([vocab.token_bos()]).decode("utf-8", "replace"),
         )
-        return formatter(messages=messages).prompt
 
     @cached_property
     def _answer_tokens(self) -> dict[str, int]:

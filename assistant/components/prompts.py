@@ -8,6 +8,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, meta
 
 from assistant.errors import ConfigurationError
+from assistant.settings import DEFAULT_PROMPTS
 
 # Each template and the variables it may use; `Prompts` refuses a folder that disagrees.
 TEMPLATES: dict[str, frozenset[str]] = {
@@ -16,7 +17,7 @@ TEMPLATES: dict[str, frozenset[str]] = {
     "judge_system": frozenset(),
     "judge_user": frozenset({"evidence", "claim"}),
 }
-DEFAULT_FOLDER = Path(__file__).resolve().parents[2] / "prompts"  # the settings default too
+DEFAULT_FOLDER = DEFAULT_PROMPTS
 
 
 class Prompts:
