@@ -10,6 +10,7 @@ from functools import cached_property
 
 from assistant.components.chunk import Chunker
 from assistant.components.docstore import DocStore
+from assistant.components.followup import ChatRewriter, JoinRewriter, Rewriter
 from assistant.components.embed import Embedder, HashingEmbedder, SentenceTransformerEmbedder
 from assistant.components.generate import ChatGenerator, ExtractiveGenerator, Generator
 from assistant.components.judge import Judge, LLMJudge, OverlapJudge
@@ -96,6 +97,11 @@ class Backends:
         if name not in GENERATORS:
             raise InputError(f"unknown generator {name!r}; choose one of {', '.join(GENERATORS)}")
         return GENERATORS[name](self)
+
+    def rewriter(self, generator: Generator) -> Rewriter:
+        """Rewrites follow-up questions with the generator's own model; no model: joins the words."""
+        chat = getattr(generator, "chat", None)
+        return ChatRewriter(chat, self.prompts) if chat is not None else JoinRewriter()
 
     @cached_property
     def judge(self) -> Judge:

@@ -1,4 +1,4 @@
-"""Command line: `assistant ingest | search | ask | verify | docs list | docs delete`; `--json` for tools."""
+"""Command line: `assistant ingest | search | ask | verify | serve | docs list | docs delete`; `--json` for tools."""
 
 from __future__ import annotations
 
@@ -271,6 +271,22 @@ def _verify_record(number: int, line: str, backends) -> dict[str, Any]:
         return verify_json(pipeline.verify(claim, backends, evidence=evidence), record_id)
     except AssistantError as error:
         return {"id": record_id, **error_json(error)}
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface (default: setting server.host, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: setting server.port, 8000).")] = None,
+) -> None:
+    """The web chat and the HTTP API, at http://HOST:PORT (API documentation at /docs)."""
+    import uvicorn
+
+    from assistant.server.app import create_app
+
+    settings = get_settings()
+    host, port = host or settings.server.host, port or settings.server.port
+    typer.echo(f"Chat: http://{host}:{port}/   API documentation: http://{host}:{port}/docs", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
 @docs_app.command("list")

@@ -10,8 +10,10 @@ AssistantError (500)
 │       ├── CorruptDocument (422)
 │       ├── EncryptedDocument (422)
 │       └── UnreadableEncoding (422)
+├── Unauthorized (401)               an API key is set and the request lacks it
 ├── NotFound (404)
-│   └── DocumentNotFound (404)
+│   ├── DocumentNotFound (404)
+│   └── JobNotFound (404)
 ├── BackendUnavailable (503)          a store or model cannot be reached or loaded
 └── ConfigurationError (500)          the installation itself is broken (a prompt template, say)
 """
@@ -71,6 +73,11 @@ class UnreadableEncoding(DocumentError):
     code = "unreadable_encoding"
 
 
+class Unauthorized(AssistantError):
+    status = 401
+    code = "unauthorized"
+
+
 class NotFound(AssistantError):
     status = 404
     code = "not_found"
@@ -78,6 +85,10 @@ class NotFound(AssistantError):
 
 class DocumentNotFound(NotFound):
     code = "document_not_found"
+
+
+class JobNotFound(NotFound):
+    code = "job_not_found"
 
 
 class BackendUnavailable(AssistantError):

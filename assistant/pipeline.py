@@ -2,7 +2,7 @@
 
 ingest = parse -> chunk -> embed -> store
 search = retrieve
-ask    = retrieve -> generate -> cite -> verify
+ask    = (rewrite a follow-up) -> retrieve -> generate -> cite -> verify
 verify = retrieve (or the given evidence) -> verify
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
 
@@ -34,11 +34,13 @@ from assistant.records import (
     Source,
     SourceFile,
     Timings,
+    Turn,
 )
 
 # on_progress(stage, done, total): "parse" counts files, "embed" counts chunks.
 Progress = Callable[[str, int, int], None]
-# on_event(kind, payload) while answering: "sources" (list[Source]), "token" (str), "claim" (Claim).
+# on_event(kind, payload) while answering: "question" (str, a rewritten follow-up), "sources"
+# (list[Source]), "token" (str), "claim" (Claim).
 Events = Callable[[str, object], None]
 
 
@@ -231,27 +233,48 @@ def _checked(text: str, limit: int, what: str = "question") -> str:
     return text
 
 
-def ask(question: str, backends: Backends, *, generator: str | None = None, on_event: Events = _no_events) -> Answer:
-    """Answer from the documents: sentences citing passages, each with quotes and a verdict.
+def ask(
+    question: str,
+    backends: Backends,
+    *,
+    generator: str | None = None,
+    history: Sequence[Turn] = (),
+    on_event: Events = _no_events,
+) -> Answer:
+    """Answer from the documents: sentences citing passages, each with quotes and a verdict. With
+    `history` (earlier turns, oldest first), a follow-up is first rewritten to stand alone.
 
     >>> answer = ask("How many Tajik migrants work in Russia?", Backends(get_settings()), generator="extractive")
     >>> answer.claims[0].verdict, answer.claims[0].citations[0].quote
     ('supported', 'The Russian Federation has allegedly around 3 million Tajiks working as labour migrants.')
     """
     started = time.perf_counter()
-    hits = search(question, backends)
-    timings = Timings(retrieval=time.perf_counter() - started)
-    generation = backends.settings.generation
-    relevant = _relevant(hits, generation.min_relevance)
-    sources = number_sources(hits, generation.source_tokens) if relevant else []
-    on_event("sources", sources)
+    question = _checked(question, backends.settings.retrieval.max_question_chars)
     chosen, notes = _generator(backends, generator)
+    timings = Timings()
+    standalone = question
+    limits = backends.settings.generation
+    if history and limits.history_turns:
+        rewriting = time.perf_counter()
+        rewritten = backends.rewriter(chosen).rewrite(question, list(history)[-limits.history_turns :])
+        if len(rewritten) <= backends.settings.retrieval.max_question_chars:
+            standalone = rewritten
+        timings.rewrite = time.perf_counter() - rewriting
+        if standalone != question:
+            on_event("question", standalone)
+    searched = time.perf_counter()
+    hits = search(standalone, backends)
+    timings.retrieval = time.perf_counter() - searched
+    relevant = _relevant(hits, limits.min_relevance)
+    sources = number_sources(hits, limits.source_tokens) if relevant else []
+    on_event("sources", sources)
     if not relevant:  # nothing close enough: no model call, no invention
         draft = NOT_FOUND
         on_event("token", draft)
     else:
-        draft = _draft(chosen, question.strip(), sources, timings, on_event, started)
-    answer = Answer(question.strip(), draft, [], sources, chosen.name, chosen.model, notes=notes, timings=timings)
+        draft = _draft(chosen, standalone, sources, timings, on_event, started)
+    answer = Answer(question, draft, [], sources, chosen.name, chosen.model, notes=notes, timings=timings)
+    answer.standalone = standalone if standalone != question else None
     verify_started = time.perf_counter()
     if is_not_found(draft):
         answer.answered = False

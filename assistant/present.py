@@ -102,6 +102,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     timings = answer.timings
     return {
         "question": answer.question,
+        "standalone_question": answer.standalone,
         "answer": answer.text,
         "answered": answer.answered,
         "claims": [claim_json(claim) for claim in answer.claims],

@@ -227,6 +227,7 @@ class Claim:
 class Timings:
     """Seconds spent per stage of one answer."""
 
+    rewrite: float = 0.0
     retrieval: float = 0.0
     first_token: float | None = None
     generation: float = 0.0
@@ -234,9 +235,18 @@ class Timings:
     total: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One earlier exchange of a conversation."""
+
+    question: str
+    answer: str
+
+
 @dataclass(slots=True)
 class Answer:
-    """A verified answer: the text as generated, its claims, and the passages it drew on."""
+    """A verified answer: the text as generated, its claims, and the passages it drew on.
+    `standalone` is the question as retrieval saw it: a follow-up rewritten with the conversation."""
 
     question: str
     text: str
@@ -245,6 +255,7 @@ class Answer:
     generator: str
     model: str
     answered: bool = True
+    standalone: str | None = None
     stripped_keys: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)

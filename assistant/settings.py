@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
+DEFAULT_WEB = Path(__file__).resolve().parents[1] / "web"
 
 # Bump when parsing or chunking changes the text that gets embedded: it renames the index.
 PARSER_VERSION = 3
@@ -104,6 +105,9 @@ class GenerationSettings(BaseModel):
     fallback: bool = Field(
         True, description="Answer with the extractive generator when the chosen model cannot be loaded."
     )
+    history_turns: int = Field(
+        3, ge=0, le=20, description="Earlier question-answer turns a follow-up question is rewritten with (0: none)."
+    )
 
     @model_validator(mode="after")
     def _prompt_fits_context(self) -> GenerationSettings:
@@ -148,6 +152,21 @@ class VerificationSettings(BaseModel):
     )
 
 
+class ServerSettings(BaseModel):
+    """The web chat and the HTTP API (`assistant serve`)."""
+
+    host: str = Field("127.0.0.1", description="Interface to listen on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port to listen on.")
+    api_key: SecretStr | None = Field(
+        None,
+        description="When set, every API route, upload and delete needs it (`Authorization: Bearer KEY` or "
+        "`X-API-Key: KEY`), and the chat page asks for it once (a login form that sets a cookie).",
+    )
+    max_upload_files: int = Field(50, ge=1, description="Files accepted in one upload.")
+    web_dir: Path = Field(DEFAULT_WEB, description="Folder of the chat's templates and static files.")
+    warm_up: bool = Field(True, description="Load the models when the server starts, not on the first question.")
+
+
 class Settings(BaseSettings):
     """All settings of the assistant."""
 
@@ -161,6 +180,7 @@ class Settings(BaseSettings):
     generation: GenerationSettings = GenerationSettings()
     openai: OpenAISettings = OpenAISettings()
     verification: VerificationSettings = VerificationSettings()
+    server: ServerSettings = ServerSettings()
     prompts_dir: Path = Field(DEFAULT_PROMPTS, description="Folder of the prompt templates.")
 
     def index_fingerprint(self) -> str:

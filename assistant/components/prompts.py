@@ -16,6 +16,8 @@ TEMPLATES: dict[str, frozenset[str]] = {
     "answer_user": frozenset({"sources", "question"}),
     "judge_system": frozenset(),
     "judge_user": frozenset({"evidence", "claim"}),
+    "rewrite_system": frozenset(),
+    "rewrite_user": frozenset({"history", "question"}),
 }
 DEFAULT_FOLDER = DEFAULT_PROMPTS
 

@@ -1,0 +1,44 @@
+"""The optional API key: when `server.api_key` is set, API routes, uploads and deletes need it, and
+the chat page needs the cookie its login form sets."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from fastapi import Request
+
+from assistant.errors import Unauthorized
+
+COOKIE = "assistant_session"
+
+
+def session_token(key: str) -> str:
+    """What the login cookie holds: derived from the key, so the cookie does not reveal it."""
+    return hmac.new(key.encode(), b"assistant chat session", hashlib.sha256).hexdigest()
+
+
+def presented(request: Request) -> str | None:
+    """The key a request carries: `Authorization: Bearer KEY` or `X-API-Key: KEY`."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.headers.get("x-api-key")
+
+
+def authorised(request: Request) -> bool:
+    secret = request.app.state.settings.server.api_key
+    if secret is None:
+        return True
+    key = secret.get_secret_value()
+    offered = presented(request)
+    if offered is not None and hmac.compare_digest(offered.encode(), key.encode()):
+        return True
+    cookie = request.cookies.get(COOKIE)
+    return cookie is not None and hmac.compare_digest(cookie.encode(), session_token(key).encode())
+
+
+def require_key(request: Request) -> None:
+    """Route dependency: refuses the request (401) unless it carries the key or the session cookie."""
+    if not authorised(request):
+        raise Unauthorized("this server needs an API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY`")

@@ -1,0 +1,63 @@
+"""Uploads: a browser's file name made safe, and the bytes copied to disk within the size limit."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+from typing import Protocol
+
+from assistant.components.parse import PARSERS
+from assistant.errors import EmptyDocument, FileTooLarge, UnsupportedFileType
+
+COPY_BYTES = 1 << 20
+MAX_NAME_CHARS = 120
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
+
+
+class Readable(Protocol):
+    async def read(self, size: int = -1) -> bytes: ...
+
+
+def safe_filename(name: str | None) -> str:
+    """The last path component, without control or path characters, at most 120 characters.
+
+    >>> safe_filename("../../etc/passwd")
+    'passwd'
+    >>> safe_filename('C:\\\\Users\\\\me\\\\<script>report.pdf')
+    'script_report.pdf'
+    """
+    name = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE.sub("_", name).strip(" ._")
+    stem, dot, suffix = name.rpartition(".")
+    if dot and len(suffix) <= 10:
+        name = f"{stem[: MAX_NAME_CHARS - len(suffix) - 1].strip(' ._')}.{suffix}"
+    else:
+        name = name[:MAX_NAME_CHARS]
+    return name or "upload"
+
+
+def check_type(name: str) -> None:
+    """Refuse a file whose type no parser reads, before any byte is stored."""
+    suffix = Path(name).suffix.lower()
+    if suffix not in PARSERS:
+        known = " ".join(sorted(PARSERS))
+        raise UnsupportedFileType(f"unsupported file type {suffix or '(none)'!r}; supported: {known}")
+
+
+async def save(upload: Readable, path: Path, max_bytes: int) -> int:
+    """Copy the upload to `path`; a file over `max_bytes` or with no bytes is removed and refused."""
+    size = 0
+    try:
+        with path.open("xb") as out:
+            while chunk := await upload.read(COPY_BYTES):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise FileTooLarge(f"file is over the {max_bytes / 1e6:.1f} MB limit")
+                out.write(chunk)
+        if size == 0:
+            raise EmptyDocument("file is empty")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return size
