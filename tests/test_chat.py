@@ -185,16 +185,20 @@ def test_evidence_comes_first_then_the_answer_streams_then_the_checked_turn(clie
     done = final(streamed)
     assert 'data-state="done"' in done and "sse-connect" not in done
     assert 'class="claim supported"' in done and "Some 3 million Tajiks work in Russia" in done
-    assert re.search(r'<a class="cite" href="/documents/[^"]+/context\?start=\d+&amp;end=\d+"', done)
+    assert re.search(r'<a class="cite" href="/documents/[^"]+/context\?start=\d+&amp;end=\d+&amp;key=S1"', done)
     assert "Quotes only" in done  # the generator, shown discreetly
 
 
 def test_flagged_sentences_show_their_reason_on_hover_and_focus(client: TestClient) -> None:
-    script(client, "Some 3 million Tajiks work in Russia [S1]. Some 5 million Tajiks work in Russia [S1]. ", "Tea is nice.")
+    script(
+        client, "Some 3 million Tajiks work in Russia [S1]. Some 5 million Tajiks work in Russia [S1]. ", "Tea is nice."
+    )
     done = final(ask(client, conversation(client)))
     assert done.count('class="claim supported"') == 1
     for verdict, reason in [("unsupported", "5 million"), ("uncited", "cites no source")]:
-        flagged = re.search(rf'<span class="claim flagged {verdict}" tabindex="0" aria-describedby="(why-[\w-]+)">', done)
+        flagged = re.search(
+            rf'<span class="claim flagged {verdict}" tabindex="0" aria-describedby="(why-[\w-]+)">', done
+        )
         assert flagged, done
         tooltip = re.search(rf'<span class="why" role="tooltip" id="{flagged.group(1)}">(.*?)</span></span>', done)
         assert tooltip and reason in tooltip.group(1)
@@ -303,7 +307,7 @@ def test_document_text_and_model_output_are_escaped(make_client, tmp_path: Path)
         assert "<script>alert" not in html and "<img src=x" not in html and "<b>Bold" not in html
     assert "&lt;script&gt;alert(&#39;pwned&#39;)" in streamed[0][1]  # the retrieved passage
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in final(streamed)  # the model's words
-    assert "<mark id=\"quote\">&lt;script&gt;al</mark>" in context.text
+    assert '<mark id="quote">&lt;script&gt;al</mark>' in context.text
     assert "&lt;script&gt;?" in page  # the question
 
 
@@ -312,8 +316,11 @@ def test_a_citation_opens_its_quote_inside_the_surrounding_text(client: TestClie
     url = re.search(r'<a class="cite" href="([^"]+)"', done).group(1).replace("&amp;", "&")
     fragment = client.get(url, headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and "<html" not in fragment.text
-    quote = re.search(r'<mark id="quote">(.*?)</mark>', fragment.text, re.S).group(1)
+    quote = re.search(r'<mark id="quote">(.*?)</mark>', fragment.text, re.DOTALL).group(1)
     assert quote in NOTES and "Tajik Migration Notes" in fragment.text
+    assert '<span class="key">S1</span>' in fragment.text
+    odd = client.get(url.replace("key=S1", "key=<i>S1</i>"), headers={"HX-Request": "true"})
+    assert '<mark id="quote">' in odd.text and 'class="key"' not in odd.text and "<i>" not in odd.text
     assert NOTES.split(quote)[0].split()[-1] in fragment.text  # text before the quotation
     whole = client.get(url)  # opened in a tab of its own
     assert "<html" in whole.text and '<mark id="quote">' in whole.text
@@ -330,7 +337,11 @@ def test_a_pdf_citation_names_its_page(make_client) -> None:
 
 @pytest.mark.parametrize(
     ("query", "status", "message"),
-    [("start=5&end=2", 400, "offsets within"), ("start=0&end=99999", 400, "offsets within"), ("start=a&end=3", 400, "whole numbers")],
+    [
+        ("start=5&end=2", 400, "offsets within"),
+        ("start=0&end=99999", 400, "offsets within"),
+        ("start=a&end=3", 400, "whole numbers"),
+    ],
 )
 def test_bad_citation_offsets_are_refused(client: TestClient, query: str, status: int, message: str) -> None:
     doc_id = client.app.state.backends.docstore.list_documents()[0].doc_id
@@ -428,7 +439,9 @@ def test_a_form_posted_from_another_site_is_refused(client: TestClient) -> None:
     assert client.post(f"/c/{cid}/ask", data={"question": QUESTION}, headers=hostile).status_code == 403
     doc_id = client.app.state.backends.docstore.list_documents()[0].doc_id
     assert client.delete(f"/documents/{doc_id}", headers=hostile).status_code == 403
-    assert client.post("/uploads", files=[("files", ("a.txt", b"text", "text/plain"))], headers=hostile).status_code == 403
+    assert (
+        client.post("/uploads", files=[("files", ("a.txt", b"text", "text/plain"))], headers=hostile).status_code == 403
+    )
     assert client.app.state.backends.docstore.document(doc_id) is not None
     assert 'class="turn"' not in client.get(f"/c/{cid}").text
 
@@ -475,7 +488,9 @@ def test_conversation_store_keeps_turns_in_order(tmp_path: Path) -> None:
         ("First?", "done", None),
         ("Second?", "failed", "extractive"),
     ]
-    assert [(turn.question, turn.answer) for turn in store.history(cid, before=second.id + 1)] == [("First?", "One [S1].")]
+    assert [(turn.question, turn.answer) for turn in store.history(cid, before=second.id + 1)] == [
+        ("First?", "One [S1].")
+    ]
     assert store.history(cid, before=first.id) == []
     assert [(c.id, c.title, c.turns) for c in store.recent()] == [(cid, "First?", 2)]
 

@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -80,7 +80,7 @@ def valid_id(conversation: str) -> bool:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Conversations:
@@ -114,7 +114,9 @@ class Conversations:
 
     def turn(self, conversation: str, turn_id: int) -> StoredTurn:
         with self._transaction() as db:
-            row = db.execute("SELECT * FROM turns WHERE conversation = ? AND id = ?", (conversation, turn_id)).fetchone()
+            row = db.execute(
+                "SELECT * FROM turns WHERE conversation = ? AND id = ?", (conversation, turn_id)
+            ).fetchone()
         if row is None:
             raise ConversationNotFound(f"no turn {turn_id} in this conversation")
         return _turn(row)
@@ -123,7 +125,9 @@ class Conversations:
         """Add a question, pending until `finish` or `fail`; refused while another answer is pending."""
         now = _now()
         with self._transaction() as db:
-            states = [state for (state,) in db.execute("SELECT state FROM turns WHERE conversation = ?", (conversation,))]
+            states = [
+                state for (state,) in db.execute("SELECT state FROM turns WHERE conversation = ?", (conversation,))
+            ]
             if "pending" in states:
                 raise TurnInProgress("the previous question is still being answered; ask again when it is done")
             if len(states) >= MAX_TURNS:

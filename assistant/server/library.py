@@ -10,6 +10,7 @@ GET    /documents/{doc_id}/context       ?start=&end=: the quotation highlighted
 
 from __future__ import annotations
 
+import re
 import shutil
 from typing import Annotated, Any
 
@@ -29,6 +30,7 @@ router = APIRouter(include_in_schema=False)
 Page = [Depends(require_login)]
 Write = [Depends(require_login), Depends(same_origin)]
 # Which outcome a file shows when it held several documents (a JSONL file of records).
+SOURCE_KEY = re.compile(r"^S\d{1,4}$")
 STATUS_ORDER = ("added", "replaced", "unchanged", "skipped", "failed")
 
 
@@ -145,7 +147,7 @@ def delete_document(request: Request, doc_id: str) -> HTMLResponse:
 
 
 @router.get("/documents/{doc_id}/context", dependencies=Page)
-def citation_context(request: Request, doc_id: str, start: str = "0", end: str = "0") -> HTMLResponse:
+def citation_context(request: Request, doc_id: str, start: str = "0", end: str = "0", key: str = "") -> HTMLResponse:
     """The quotation `text[start:end]` marked inside its surrounding text; a whole page when opened
     without htmx (a citation link opened in a new tab)."""
     page = views(request)
@@ -158,7 +160,7 @@ def citation_context(request: Request, doc_id: str, start: str = "0", end: str =
         return page.error(request, error)
     context = context_window(document, first, last)
     template = "_context.html" if is_htmx(request) else "context_page.html"
-    return page.respond(template, document=document, **context)
+    return page.respond(template, document=document, key=key if SOURCE_KEY.match(key) else None, **context)
 
 
 def _offsets(start: str, end: str, length: int) -> tuple[int, int]:

@@ -30,6 +30,7 @@ SECURITY_HEADERS = {
 }
 
 VERDICTS = {"supported": "supported", "unsupported": "not supported", "uncited": "no source"}
+WHY = {"unsupported": "Not supported by its sources", "uncited": "Cannot be checked"}
 GENERATOR_LABELS = {"local": "Local model", "openai": "OpenAI-compatible endpoint", "extractive": "Quotes only"}
 
 
@@ -44,7 +45,7 @@ class Views:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.globals.update(verdicts=VERDICTS, generator_labels=GENERATOR_LABELS)
+        self.env.globals.update(verdicts=VERDICTS, why=WHY, generator_labels=GENERATOR_LABELS)
         self.env.filters.update(
             seconds=seconds, clip=clip, context_url=context_url, pages=pages_label, quotations=quotations
         )
@@ -52,7 +53,9 @@ class Views:
     def render(self, name: str, **context: Any) -> str:
         return self.env.get_template(name).render(**context)
 
-    def respond(self, name: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:
+    def respond(
+        self, name: str, status: int = 200, headers: dict[str, str] | None = None, **context: Any
+    ) -> HTMLResponse:
         return HTMLResponse(self.render(name, **context), status, headers={**SECURITY_HEADERS, **(headers or {})})
 
     def error(self, request: Request, error: AssistantError, target: str | None = None) -> HTMLResponse:
@@ -71,7 +74,9 @@ def views(request: Request) -> Views:
 
 def conversations(request: Request) -> Conversations:
     """The app's conversation store, beside the document stores in `data_dir`."""
-    return _app_state(request, "conversations", lambda: Conversations(request.app.state.settings.data_dir / "conversations.sqlite3"))
+    return _app_state(
+        request, "conversations", lambda: Conversations(request.app.state.settings.data_dir / "conversations.sqlite3")
+    )
 
 
 def _app_state(request: Request, name: str, build: Any) -> Any:
@@ -158,7 +163,8 @@ def quotations(answer: dict[str, Any]) -> list[dict[str, Any]]:
 
 def context_url(item: dict[str, Any]) -> str:
     """Where a citation (or passage) is shown inside its document."""
-    return f"/documents/{quote(item['doc_id'], safe='')}/context?start={item['start']}&end={item['end']}"
+    url = f"/documents/{quote(item['doc_id'], safe='')}/context?start={item['start']}&end={item['end']}"
+    return f"{url}&key={quote(item['key'])}" if item.get("key") else url
 
 
 def pages_label(span: tuple[int, int] | None) -> str:

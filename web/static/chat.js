@@ -88,19 +88,38 @@
     var dialog = document.getElementById("citation");
     if (!dialog) return;
     document.addEventListener("htmx:beforeRequest", function (event) {
-      if (event.detail.target && event.detail.target.id === "citation-body") opener = event.detail.elt;
+      if (!event.detail.target || event.detail.target.id !== "citation-body") return;
+      if (opener) opener.classList.remove("showing");
+      opener = event.detail.elt;
+      opener.classList.add("showing");  // which citation the panel shows
     });
+    // Wide screens: a side panel beside the answer (both readable, other citations still clickable);
+    // narrow screens: a modal sheet over the page.
+    var wide = window.matchMedia("(min-width: 861px)");
     document.addEventListener("htmx:afterSwap", function (event) {
       if (!event.detail || !event.detail.target || event.detail.target.id !== "citation-body") return;
-      if (!dialog.open) dialog.showModal();
+      if (!dialog.open) {
+        if (wide.matches) {
+          dialog.show();
+          document.body.classList.add("citing");
+        } else {
+          dialog.showModal();
+        }
+      }
+      dialog.querySelector("[data-close]").focus();
       var mark = dialog.querySelector("mark");
       if (mark) mark.scrollIntoView({ block: "center" });
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && dialog.open) dialog.close();  // a modal dialog does this itself
     });
     dialog.addEventListener("click", function (event) {
       // a click on the backdrop (outside the dialog's box) or on the close button
       if (event.target === dialog || event.target.closest("[data-close]")) dialog.close();
     });
     dialog.addEventListener("close", function () {
+      document.body.classList.remove("citing");
+      if (opener) opener.classList.remove("showing");
       if (opener && document.body.contains(opener)) opener.focus();
       opener = null;
     });
