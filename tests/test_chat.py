@@ -4,8 +4,10 @@ that survive a reload, uploads, delete, login and escaping (hashing embedder, no
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -505,3 +507,22 @@ def test_context_window_cuts_at_spaces_and_marks_the_quote() -> None:
     assert window["clipped_before"] and window["clipped_after"] and window["pages"] is None
     whole = context_window(document, 0, len(text), chars=9)
     assert (whole["before"], whole["after"], whole["clipped_before"], whole["clipped_after"]) == ("", "", False, False)
+
+
+def test_two_tabs_asking_at_once_get_one_turn(tmp_path: Path) -> None:
+    store = Conversations(tmp_path / "c.sqlite3")
+    cid = new_id()
+    start = threading.Barrier(4)
+
+    def ask_now(number: int) -> str:
+        start.wait()
+        try:
+            store.ask(cid, f"Question {number}?", None)
+        except TurnInProgress:
+            return "refused"
+        return "asked"
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(ask_now, range(4)))
+    assert sorted(outcomes) == ["asked", "refused", "refused", "refused"]
+    assert len(store.turns(cid)) == 1

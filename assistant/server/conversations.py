@@ -125,6 +125,7 @@ class Conversations:
         """Add a question, pending until `finish` or `fail`; refused while another answer is pending."""
         now = _now()
         with self._transaction() as db:
+            db.execute("BEGIN IMMEDIATE")  # two tabs asking at once: one waits, then sees the other's turn
             states = [
                 state for (state,) in db.execute("SELECT state FROM turns WHERE conversation = ?", (conversation,))
             ]
