@@ -15,6 +15,7 @@ import asyncio
 import hmac
 import logging
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -110,8 +111,9 @@ async def _turn_stream(request: Request, turn: StoredTurn) -> AsyncIterator[dict
     if turn.state == "pending":
         running.add(turn.id)
         try:
-            async for event in _answer(request, turn):
-                yield event
+            async with aclosing(_answer(request, turn)) as answering:  # a closed page stops the model
+                async for event in answering:
+                    yield event
         except Exception:  # stored as failed: a page that reconnects must not run a broken turn again
             log.exception("answering turn %s failed", turn.id)
             store.fail(turn.id, "internal_error", "internal error while answering; see the server log")
@@ -134,13 +136,14 @@ async def _answer(request: Request, turn: StoredTurn) -> AsyncIterator[dict[str,
     history = store.history(turn.conversation, turn.id)
     progress = AnswerProgress(views(request), turn)
     events = ask_events(turn.question, request.app.state.backends, generator=turn.generator, history=history)
-    async for kind, payload in events:
-        if isinstance(payload, Answer):
-            store.finish(turn.id, answer_json(payload))
-        elif isinstance(payload, AssistantError):
-            store.fail(turn.id, payload.code, payload.message)
-        elif (event := progress.update(kind, payload)) is not None:
-            yield event
+    async with aclosing(events):
+        async for kind, payload in events:
+            if isinstance(payload, Answer):
+                store.finish(turn.id, answer_json(payload))
+            elif isinstance(payload, AssistantError):
+                store.fail(turn.id, payload.code, payload.message)
+            elif (event := progress.update(kind, payload)) is not None:
+                yield event
 
 
 class AnswerProgress:
