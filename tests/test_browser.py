@@ -162,7 +162,9 @@ def test_upload_ask_check_cite_and_delete_in_a_real_browser(page, server: str) -
 
     # A follow-up with SmolLM2: rewritten with the conversation, evidence first, then the answer streams.
     turn = ask(page, "And what happened at Crocus City Hall?", "local")
-    expect(turn.locator("details.evidence")).to_be_visible(timeout=ANSWER_MS)
+    streaming = page.locator('.turn[data-state="pending"]')
+    expect(streaming.locator("details.evidence[open] .passage").first).to_be_visible(timeout=ANSWER_MS)
+    expect(streaming.locator(".draft")).not_to_be_empty(timeout=ANSWER_MS)  # words arrive while it writes
     expect(turn).to_have_attribute("data-state", "done", timeout=ANSWER_MS)
     expect(turn.locator(".searched")).to_contain_text("Searched for:")
     flagged = turn.locator(".claim.flagged").first
