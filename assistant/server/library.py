@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
@@ -69,7 +70,7 @@ async def upload(request: Request, files: Annotated[list[UploadFile] | None, Fil
 
 
 async def _accept(
-    upload_file: UploadFile, name: str, folder: Any, position: int, accepted: list[SourceFile], settings: Settings
+    upload_file: UploadFile, name: str, folder: Path, position: int, accepted: list[SourceFile], settings: Settings
 ) -> SourceFile:
     if position >= settings.server.max_upload_files:
         raise InputError(f"more than {settings.server.max_upload_files} files in one upload")
