@@ -1,5 +1,250 @@
-"""stub"""
+"""The web chat: the conversation page, the ask form, each answer streamed as HTML fragments, and the login form.
 
-from fastapi import APIRouter
+GET  /                                  a new conversation (redirect to /c/ID)
+GET  /c/{id}                            the conversation page: earlier turns re-rendered from the store
+POST /c/{id}/ask                        a question: the turn, whose answer streams from ...
+GET  /c/{id}/turns/{turn}/events        ... server-sent events: question, sources, body, done
+POST /c/{id}/delete                     forget a conversation
+GET|POST /login, POST /logout           when `server.api_key` is set
+(documents, uploads and citation context: `library.py`)
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sse_starlette import EventSourceResponse
+
+from assistant.backends import GENERATORS
+from assistant.components.cite import split_claims
+from assistant.errors import AssistantError, InputError, NotFound, QuestionTooLong
+from assistant.present import answer_json, claim_json, source_json
+from assistant.records import Answer, Claim, Source
+from assistant.server import library
+from assistant.server.auth import COOKIE, authorised, session_token
+from assistant.server.conversations import StoredTurn, new_id, valid_id
+from assistant.server.streaming import ask_events
+from assistant.server.views import Views, conversations, is_htmx, require_login, same_origin, views
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+router.include_router(library.router)
+Page = [Depends(require_login)]
+Write = [Depends(require_login), Depends(same_origin)]
+SESSION_DAYS = 30
+WAIT_SECONDS = 0.5  # between looks at a turn another connection is answering
+
+
+@router.get("/", dependencies=Page)
+def home() -> RedirectResponse:
+    return RedirectResponse(f"/c/{new_id()}", status_code=303)
+
+
+@router.get("/c/{conversation}", dependencies=Page, response_model=None)
+def conversation_page(request: Request, conversation: str) -> Response:
+    if not valid_id(conversation):
+        return RedirectResponse("/", status_code=303)
+    settings: Settings = request.app.state.settings
+    store = conversations(request)
+    return views(request).respond(
+        "chat.html",
+        conversation=conversation,
+        turns=store.turns(conversation),
+        recent=store.recent(),
+        generators=generator_choices(settings),
+        documents=request.app.state.backends.docstore.list_documents(),
+        upload=library.upload_limits(settings),
+        login=settings.server.api_key is not None,
+    )
+
+
+@router.post("/c/{conversation}/ask", dependencies=Write)
+def ask(
+    request: Request,
+    conversation: str,
+    question: Annotated[str, Form()] = "",
+    generator: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    """Store the question as a pending turn; the page then opens the turn's event stream."""
+    page = views(request)
+    try:
+        if not valid_id(conversation):
+            raise NotFound("no such conversation")
+        settings: Settings = request.app.state.settings
+        text = checked_question(question, settings.retrieval.max_question_chars)
+        turn = conversations(request).ask(conversation, text, checked_generator(generator))
+    except AssistantError as error:
+        return page.error(request, error, target="#ask-error")
+    return page.respond("_turn.html", turn=turn)
+
+
+@router.post("/c/{conversation}/delete", dependencies=Write)
+def delete_conversation(request: Request, conversation: str) -> RedirectResponse:
+    try:
+        conversations(request).delete(conversation)
+    except NotFound:
+        pass  # already gone: the same place to go
+    return RedirectResponse("/", status_code=303)
+
+
+@router.get("/c/{conversation}/turns/{turn_id}/events", dependencies=Page)
+async def turn_events(request: Request, conversation: str, turn_id: int) -> EventSourceResponse:
+    """The answer to a pending turn as it is written; a finished turn's final HTML at once (a reconnect)."""
+    turn = conversations(request).turn(conversation, turn_id)
+    return EventSourceResponse(_turn_stream(request, turn), ping=15)
+
+
+async def _turn_stream(request: Request, turn: StoredTurn) -> AsyncIterator[dict[str, str]]:
+    running: set[int] = _running(request)
+    store = conversations(request)
+    while turn.state == "pending" and turn.id in running:  # a second tab, or a reload mid-answer
+        await asyncio.sleep(WAIT_SECONDS)
+        turn = store.turn(turn.conversation, turn.id)
+    if turn.state == "pending":
+        running.add(turn.id)
+        try:
+            async with aclosing(_answer(request, turn)) as answering:  # a closed page stops the model
+                async for event in answering:
+                    yield event
+        except Exception:  # stored as failed: a page that reconnects must not run a broken turn again
+            log.exception("answering turn %s failed", turn.id)
+            store.fail(turn.id, "internal_error", "internal error while answering; see the server log")
+        finally:
+            running.discard(turn.id)
+        turn = store.turn(turn.conversation, turn.id)
+    yield {"event": "done", "data": views(request).render("_turn.html", turn=turn)}
+
+
+def _running(request: Request) -> set[int]:
+    state = request.app.state
+    if getattr(state, "answering", None) is None:
+        state.answering = set()
+    return state.answering
+
+
+async def _answer(request: Request, turn: StoredTurn) -> AsyncIterator[dict[str, str]]:
+    """Run the pipeline for the turn, rendering each event; the answer (or error) is stored at the end."""
+    store = conversations(request)
+    history = store.history(turn.conversation, turn.id)
+    progress = AnswerProgress(views(request), turn)
+    events = ask_events(turn.question, request.app.state.backends, generator=turn.generator, history=history)
+    async with aclosing(events):
+        async for kind, payload in events:
+            if isinstance(payload, Answer):
+                store.finish(turn.id, answer_json(payload))
+            elif isinstance(payload, AssistantError):
+                store.fail(turn.id, payload.code, payload.message)
+            elif (event := progress.update(kind, payload)) is not None:
+                yield event
+
+
+class AnswerProgress:
+    """The answer so far as HTML: the draft while it is written, then its sentences as they are checked."""
+
+    def __init__(self, page: Views, turn: StoredTurn) -> None:
+        self.page = page
+        self.turn = turn
+        self.draft = ""
+        self.keys: set[str] = set()
+        self.checked: list[dict[str, Any]] = []
+
+    def update(self, kind: str, payload: object) -> dict[str, str] | None:
+        if kind == "question" and isinstance(payload, str):
+            return self._event("question", "_searched.html", standalone=payload)
+        if kind == "sources" and isinstance(payload, list):
+            self.keys = {source.key for source in payload if isinstance(source, Source)}
+            sources = [source_json(source) for source in payload]
+            return self._event("sources", "_sources.html", sources=sources, open=True)
+        if kind == "token" and isinstance(payload, str):
+            self.draft += payload
+            return self._event("body", "_draft.html", draft=self.draft)
+        if kind == "claim" and isinstance(payload, Claim):
+            self.checked.append(claim_json(payload))
+            unchecked = [claim.text for claim in split_claims(self.draft, self.keys)[len(self.checked) :]]
+            return self._event("body", "_checking.html", turn=self.turn, checked=self.checked, unchecked=unchecked)
+        return None
+
+    def _event(self, name: str, template: str, **context: Any) -> dict[str, str]:
+        return {"event": name, "data": self.page.render(template, **context)}
+
+
+def checked_question(question: str, limit: int) -> str:
+    question = question.strip()
+    if not question:
+        raise InputError("type a question first")
+    if len(question) > limit:
+        raise QuestionTooLong(f"the question is {len(question):,} characters; the limit is {limit:,}")
+    return question
+
+
+def checked_generator(name: str) -> str | None:
+    """A generator the form offered; empty means the server's default."""
+    if not name:
+        return None
+    if name not in GENERATORS:
+        raise InputError(f"unknown generator {name!r}; choose one of {', '.join(GENERATORS)}")
+    return name
+
+
+def generator_choices(settings: Settings) -> list[tuple[str, str]]:
+    """(name, label) of the generators the page offers: the configured one first, then quotes only."""
+    generation = settings.generation
+    described = {
+        "local": f"Local model ({generation.model.removeprefix('packaged:')})",
+        "openai": f"OpenAI-compatible ({settings.openai.model})",
+        "extractive": "Quotes only (no model)",
+    }
+    names = dict.fromkeys([generation.generator, "extractive"])
+    return [(name, described[name]) for name in names]
+
+
+@router.get("/login", response_model=None)
+def login_page(request: Request, next: str = "/") -> Response:
+    if request.app.state.settings.server.api_key is None or authorised(request):
+        return RedirectResponse(_local(next), status_code=303)
+    return views(request).respond("login.html", next=_local(next), failed=False)
+
+
+@router.post("/login", dependencies=[Depends(same_origin)], response_model=None)
+def login(request: Request, key: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/") -> Response:
+    """The key typed once; the cookie holds a token derived from it (HttpOnly, so scripts never see it)."""
+    secret = request.app.state.settings.server.api_key
+    if secret is None:
+        return RedirectResponse(_local(next), status_code=303)
+    expected = secret.get_secret_value()
+    if not hmac.compare_digest(key.encode(), expected.encode()):
+        return views(request).respond("login.html", 401, next=_local(next), failed=True)
+    response = RedirectResponse(_local(next), status_code=303)
+    response.set_cookie(
+        COOKIE,
+        session_token(expected),
+        max_age=SESSION_DAYS * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout", dependencies=[Depends(same_origin)])
+def logout(request: Request) -> RedirectResponse:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, httponly=True, samesite="lax")
+    if is_htmx(request):
+        response.headers["HX-Redirect"] = "/login"
+    return response
+
+
+def _local(target: str) -> str:
+    """Only a path on this server is a place to return to after logging in."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
