@@ -6,11 +6,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from assistant.errors import Unauthorized
 
 COOKIE = "assistant_session"
+# Declared for the OpenAPI page (its "Authorize" button); `authorised` does the checking.
+BEARER = HTTPBearer(auto_error=False, description="`Authorization: Bearer KEY`, when the server has an API key.")
+HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: KEY`, the same key.")
 
 
 def session_token(key: str) -> str:
@@ -38,7 +42,11 @@ def authorised(request: Request) -> bool:
     return cookie is not None and hmac.compare_digest(cookie.encode(), session_token(key).encode())
 
 
-def require_key(request: Request) -> None:
+def require_key(
+    request: Request,
+    bearer: HTTPAuthorizationCredentials | None = Security(BEARER),
+    header: str | None = Security(HEADER),
+) -> None:
     """Route dependency: refuses the request (401) unless it carries the key or the session cookie."""
     if not authorised(request):
         raise Unauthorized("this server needs an API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY`")
