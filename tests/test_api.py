@@ -276,7 +276,8 @@ def test_only_recent_turns_are_used_and_a_long_earlier_question_is_cut(notes_cli
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
-        pytest.param({"question": "   "}, 400, "bad_input", id="blank"),
+        pytest.param({"question": "   "}, 422, "invalid_request", id="blank"),
+        pytest.param({"question": QUESTION, "stream": 1}, 422, "invalid_request", id="stream-not-boolean"),
         pytest.param({"question": QUESTION, "generator": "gpt-9"}, 422, "invalid_request", id="unknown-generator"),
         pytest.param({"question": QUESTION, "temperature": 0.2}, 422, "invalid_request", id="unknown-field"),
         pytest.param({}, 422, "invalid_request", id="no-question"),
@@ -333,9 +334,12 @@ def test_verify_on_an_empty_corpus_is_unsupported(client: TestClient) -> None:
     assert (body["verdict"], body["reason"]) == ("unsupported", "not_stated")
 
 
-def test_verify_an_empty_statement_is_a_400(client: TestClient) -> None:
-    response = client.post("/api/v1/verify", json={"statement": ""})
-    assert response.status_code == 400 and error_code(response) == "bad_input"
+def test_an_empty_statement_or_question_is_refused_by_the_schema(client: TestClient) -> None:
+    for path, body in [("/api/v1/verify", {"statement": ""}), ("/api/v1/search", {"question": " \n"}),
+                       ("/api/v1/verify", {"statement": "x", "evidence": " "})]:
+        response = client.post(path, json=body)
+        assert response.status_code == 422 and error_code(response) == "invalid_request"
+        assert "must not be empty or blank" in response.json()["error"]["message"]
 
 
 # Uploads and documents -------------------------------------------------------------------------------
@@ -591,6 +595,21 @@ def test_the_key_opens_the_api(make_client: Client, credentials: dict) -> None:
     assert client.delete("/api/v1/documents/nope", **credentials).status_code == 404
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"Authorization": "Bearer wrong", "X-API-Key": "s3cret"}, id="wrong-bearer"),
+        pytest.param({"Authorization": "Bearer s3cret", "X-API-Key": "wrong"}, id="wrong-header"),
+        pytest.param({"Authorization": "Basic czNjcmV0", "X-API-Key": "s3cret"}, id="other-scheme"),
+        pytest.param({"Authorization": "Bearer "}, id="empty-bearer"),
+    ],
+)
+def test_a_wrong_key_is_not_outvoted_by_a_right_one(make_client: Client, headers: dict) -> None:
+    client = make_client(server={"api_key": "s3cret"})
+    client.cookies.set(COOKIE, session_token("s3cret"))
+    assert client.get("/api/v1/documents", headers=headers).status_code == 401
+
+
 def test_without_a_key_setting_the_api_is_open(client: TestClient) -> None:
     assert client.get("/api/v1/documents").status_code == 200
 
@@ -600,6 +619,9 @@ def test_unknown_route_and_wrong_method_are_json(client: TestClient) -> None:
     assert response.status_code == 404 and error_code(response) == "not_found"
     response = client.put("/api/v1/ask", json={})
     assert response.status_code == 405 and error_code(response) == "method_not_allowed"
+    assert response.headers["allow"] == "POST"
+    response = client.post("/api/v1/documents/x")
+    assert response.status_code == 405 and response.headers["allow"] == "DELETE, GET"  # every method, not the first
 
 
 def test_openapi_documents_every_route_with_its_errors(client: TestClient) -> None:

@@ -65,15 +65,17 @@ def get_jobs(request: Request) -> IngestJobs:
 BackendsDep = Annotated[Backends, Depends(get_backends)]
 JobsDep = Annotated[IngestJobs, Depends(get_jobs)]
 
-_EVENTS = {"text/event-stream": {"schema": {"type": "string"}, "example": 'event: token\ndata: {"text": "Around"}\n\n'}}
 
 
 @router.post(
     "/ask",
     tags=["answers"],
     response_model=schemas.AnswerOut,
-    responses={200: {"content": _EVENTS, "description": "The answer; with `stream`, server-sent events."},
-               **errors(400, 413, 503)},
+    responses={
+        200: {"content": schemas.event_stream(schemas.ASK_EVENTS), "description": "The answer; with `stream`, "
+              "server-sent events (`question`, `sources`, `token`..., `claim`..., then `answer` or `error`)."},
+        **errors(400, 413, 503),
+    },
 )
 async def ask(body: schemas.AskRequest, backends: BackendsDep) -> Any:
     """Answer a question from the documents: each sentence with verbatim quotes and a verdict.
@@ -161,7 +163,9 @@ def verify(body: schemas.VerifyRequest, backends: BackendsDep) -> dict[str, Any]
 async def upload_documents(
     request: Request,
     jobs: JobsDep,
-    files: Annotated[list[UploadFile], File(description="One or more documents: .txt .md .html .pdf .docx .jsonl")],
+    files: Annotated[
+        list[UploadFile], File(min_length=1, description="One or more documents: .txt .md .html .pdf .docx .jsonl")
+    ],
 ) -> Any:
     """Upload documents; they are ingested in the background (poll the job). Each file is checked
     first (type, size, empty, name); a refused file does not stop the others. A file with the name of

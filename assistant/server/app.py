@@ -4,12 +4,14 @@ the API under /api/v1, the OpenAI-compatible routes under /v1, and the chat page
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers
@@ -19,7 +21,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from assistant import __version__
 from assistant.backends import Backends
 from assistant.errors import AssistantError
-from assistant.server import api, chat, openai_compat
+from assistant.server import api, chat, openai_compat, openai_schemas
+from assistant.server import schemas as api_schemas
 from assistant.server.health import Readiness
 from assistant.server.jobs import IngestJobs
 from assistant.settings import Settings, get_settings
@@ -69,7 +72,17 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.include_router(openai_compat.router, prefix=OPENAI_PREFIX)
     app.include_router(chat.router)
     app.mount("/static", StaticFiles(directory=settings.server.web_dir / "static"), name="static")
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, plus the models only the event streams refer to."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        models = [*api_schemas.ASK_EVENTS.values(), *openai_schemas.STREAM_MODELS]
+        app.openapi_schema = api_schemas.add_components(schema, models)
+    return app.openapi_schema
 
 
 def _body_limit(settings: Settings, scope: Scope) -> int:
@@ -144,7 +157,19 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     code = _HTTP_CODES.get(error.status_code, "http_error")
     headers = getattr(error, "headers", None)
+    if error.status_code == 405 and (methods := _documented_methods(request)):
+        headers = {**(headers or {}), "Allow": ", ".join(methods)}
     return _error_response(request.url.path, error.status_code, code, str(error.detail), headers)
+
+
+def _documented_methods(request: Request) -> list[str]:
+    """Every method the OpenAPI schema documents for the request's path (Starlette's own `Allow`
+    names only the first route that matched the path, so GET hides DELETE)."""
+    paths = request.app.openapi()["paths"]
+    for template, operations in paths.items():
+        if re.fullmatch(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(template)), request.url.path):
+            return sorted(method.upper() for method in operations)
+    return []
 
 
 async def _internal_error(request: Request, error: Exception) -> JSONResponse:

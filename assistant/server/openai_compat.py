@@ -78,14 +78,13 @@ def _generator(model: str) -> str | None:
     return MODELS[model]
 
 
-_CHUNKS = {"text/event-stream": {"schema": {"type": "string"},
-                                 "example": 'data: {"object": "chat.completion.chunk", ...}\n\ndata: [DONE]\n\n'}}
-
-
 @router.post(
     "/chat/completions",
     response_model=schemas.ChatCompletionOut,
-    responses={200: {"content": _CHUNKS, "description": "The answer; with `stream`, chunks."}, **errors(400, 404, 413, 503)},
+    responses={
+        200: {"content": schemas.chunk_stream(), "description": "The answer; with `stream`, `chat.completion.chunk`s."},
+        **errors(400, 404, 413, 503),
+    },
 )
 async def chat_completions(body: schemas.ChatRequest, backends: BackendsDep) -> Any:
     """Answer the last user message from the documents, as an OpenAI chat completion. The message

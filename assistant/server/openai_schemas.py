@@ -3,11 +3,11 @@ completions API that a client needs, plus the structured answer in the extra `as
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from assistant.server.schemas import QUESTION, AnswerOut
+from assistant.server.schemas import QUESTION, AnswerOut, component, json_data
 
 
 class ContentPart(BaseModel):
@@ -56,8 +56,8 @@ class ChatRequest(BaseModel):
         description="The conversation; the last message is the user's question, and earlier user/assistant "
         "pairs rewrite a follow-up. System messages are ignored (the assistant has its own instructions).",
     )
-    stream: bool | None = Field(False, description="Stream `chat.completion.chunk`s, then `data: [DONE]`.")
-    n: int | None = Field(None, ge=1, le=1, description="Only one answer is written.")
+    stream: StrictBool | None = Field(False, description="Stream `chat.completion.chunk`s, then `data: [DONE]`.")
+    n: StrictInt | None = Field(None, ge=1, le=1, description="Only one answer is written.")
 
 
 class MessageOut(BaseModel):
@@ -84,6 +84,30 @@ class ChatCompletionOut(BaseModel):
     assistant: AnswerOut = Field(description="The structured answer: claims, citations, verdicts, sources.")
 
 
+class DeltaOut(BaseModel):
+    role: Literal["assistant"] | None = Field(None, description="In the first chunk only.")
+    content: str | None = None
+
+
+class ChunkChoiceOut(BaseModel):
+    index: int
+    delta: DeltaOut
+    finish_reason: Literal["stop"] | None
+    logprobs: None = None
+
+
+class ChatChunkOut(BaseModel):
+    """One `chat.completion.chunk`: the role, then the answer's pieces, then one with the `Sources:`
+    text, `finish_reason: "stop"` and the structured answer."""
+
+    id: str
+    object: Literal["chat.completion.chunk"]
+    created: int
+    model: str
+    choices: list[ChunkChoiceOut]
+    assistant: AnswerOut | None = Field(None, description="In the last chunk: the structured answer.")
+
+
 class ModelOut(BaseModel):
     id: str = Field(examples=["assistant"])
     object: Literal["model"]
@@ -105,3 +129,13 @@ class OpenAIErrorDetail(BaseModel):
 
 class OpenAIErrorOut(BaseModel):
     error: OpenAIErrorDetail
+
+
+def chunk_stream() -> dict[str, Any]:
+    """The OpenAPI content of a streamed completion: `data:` lines of chunks (or one error), then `[DONE]`."""
+    chunk_or_error = {"anyOf": [component(ChatChunkOut), component(OpenAIErrorOut)]}
+    data = {"anyOf": [{"const": "[DONE]"}, json_data(chunk_or_error)]}
+    return {"text/event-stream": {"schema": {"type": "object", "required": ["data"], "properties": {"data": data}}}}
+
+
+STREAM_MODELS = [ChatChunkOut, OpenAIErrorOut]

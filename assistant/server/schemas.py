@@ -3,9 +3,9 @@ apart from the pipeline's records (the presenters in `assistant.present` build t
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from assistant.records import IngestStatus, ReasonCode, Verdict
 
@@ -15,10 +15,21 @@ QUOTE = "The Russian Federation has allegedly around 3 million Tajiks working as
 TITLE = "The Hegemon's 'K-Device': Tajiks in the crosshairs"
 
 
-class Strict(BaseModel):
-    """A request body: unknown fields are refused, so a typo is an error rather than ignored."""
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty or blank")
+    return text
 
-    model_config = ConfigDict(extra="forbid")
+
+# Text with something in it; the schema says so too (`pattern` as JSON Schema reads it: a match anywhere).
+Text = Annotated[str, AfterValidator(_not_blank), Field(json_schema_extra={"minLength": 1, "pattern": r"\S"})]
+
+
+class Strict(BaseModel):
+    """A request body: unknown fields are refused (a typo is an error rather than ignored), and values
+    are not coerced (`"stream": 0` is not `false`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class TurnIn(Strict):
@@ -29,6 +40,7 @@ class TurnIn(Strict):
 class AskRequest(Strict):
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {"question": QUESTION},
@@ -42,7 +54,7 @@ class AskRequest(Strict):
         },
     )
 
-    question: str = Field(description="The question (at most `retrieval.max_question_chars` characters).")
+    question: Text = Field(description="The question (at most `retrieval.max_question_chars` characters).")
     generator: GeneratorName | None = Field(
         None, description="`local`, `openai` or `extractive`; default: the `generation.generator` setting."
     )
@@ -59,15 +71,18 @@ class AskRequest(Strict):
 
 
 class SearchRequest(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"question": QUESTION, "k": 3}]})
+    model_config = ConfigDict(
+        extra="forbid", strict=True, json_schema_extra={"examples": [{"question": QUESTION, "k": 3}]}
+    )
 
-    question: str = Field(description="What to search for.")
+    question: Text = Field(description="What to search for.")
     k: int | None = Field(None, ge=1, le=100, description="Passages to return; default: `retrieval.top_k`.")
 
 
 class VerifyRequest(Strict):
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         json_schema_extra={
             "examples": [
                 {"statement": "Most Tajik migrants work in Russia."},
@@ -76,8 +91,8 @@ class VerifyRequest(Strict):
         },
     )
 
-    statement: str = Field(description="The statement to check.")
-    evidence: str | None = Field(
+    statement: Text = Field(description="The statement to check.")
+    evidence: Text | None = Field(
         None, description="Check against this text instead of the stored documents (it is not stored)."
     )
     k: int | None = Field(None, ge=1, le=100, description="Passages retrieved to check against; default: `retrieval.top_k`.")
@@ -354,3 +369,71 @@ class HealthOut(BaseModel):
     retriever: Component
     generator: Component
     judge: Component
+
+
+# Server-sent events ---------------------------------------------------------------------------------
+
+
+class QuestionEvent(BaseModel):
+    question: str = Field(description="A follow-up as rewritten with the conversation, before retrieval.")
+
+
+class SourcesEvent(BaseModel):
+    sources: list[SourceOut] = Field(description="The passages the answer will be written from.")
+
+
+class TokenEvent(BaseModel):
+    text: str = Field(description="The next piece of the answer as the model writes it.")
+
+
+class ClaimEvent(ClaimOut):
+    index: int = Field(description="The sentence's place in the answer, from 0.")
+
+
+ASK_EVENTS = {
+    "question": QuestionEvent,
+    "sources": SourcesEvent,
+    "token": TokenEvent,
+    "claim": ClaimEvent,
+    "answer": AnswerOut,
+    "error": ErrorOut,
+}
+
+
+def component(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def json_data(schema: dict[str, Any]) -> dict[str, Any]:
+    """An SSE `data` field holding JSON of this schema."""
+    return {"type": "string", "contentMediaType": "application/json", "contentSchema": schema}
+
+
+def event_stream(events: dict[str, type[BaseModel]]) -> dict[str, Any]:
+    """The OpenAPI content of an SSE response: each event named, its `data` JSON of the event's schema
+    (Open API 3.1 has `schema` describe one event)."""
+    one_event = {
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["event", "data"],
+                "properties": {"event": {"const": name}, "data": json_data(component(model))},
+            }
+            for name, model in events.items()
+        ]
+    }
+    return {"text/event-stream": {"schema": one_event}}
+
+
+def add_components(openapi: dict[str, Any], models: list[type[BaseModel]]) -> dict[str, Any]:
+    """Put the models that only SSE streams refer to (and the models they refer to) among the
+    schema's components; those FastAPI already placed are kept as they are."""
+    from pydantic.json_schema import models_json_schema
+
+    _, definitions = models_json_schema(
+        [(model, "validation") for model in models], ref_template="#/components/schemas/{model}"
+    )
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in definitions.get("$defs", {}).items():
+        schemas.setdefault(name, schema)
+    return openapi
