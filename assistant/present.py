@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, get_args
 
 from assistant.errors import AssistantError
@@ -129,7 +129,7 @@ def file_status(state: str, outcomes: list[IngestOutcome], error: str | None = N
 
 
 def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
 def citation_json(citation: Citation) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from test_ask import NOTES, OFF_TOPIC, QUESTION, scripted
 
 from assistant.backends import Backends
 from assistant.errors import BackendUnavailable
-from assistant.records import Turn
+from assistant.present import file_status
+from assistant.records import IngestOutcome, Turn
 from assistant.server.app import create_app
 from assistant.server.auth import COOKIE, session_token
 from assistant.server.health import Readiness
@@ -87,7 +88,9 @@ def wait_for_job(client: TestClient, job_id: str) -> dict:
 
 
 def upload(client: TestClient, *files: tuple[str, bytes, str] | Path) -> tuple[int, dict]:
-    parts = [("files", (f.name, f.read_bytes(), "application/octet-stream") if isinstance(f, Path) else f) for f in files]
+    parts = [
+        ("files", (f.name, f.read_bytes(), "application/octet-stream") if isinstance(f, Path) else f) for f in files
+    ]
     response = client.post("/api/v1/documents", files=parts)
     return response.status_code, response.json()
 
@@ -124,8 +127,11 @@ def error_code(response) -> str:
 
 
 def test_ask_marks_each_sentence_and_quotes_the_document_verbatim(notes_client: TestClient) -> None:
-    scripted(backends_of(notes_client), "Some 3 million Tajiks work in Russia [S1]. Some 5 million send money [S1]. ",
-             "Tajiks like tea.")
+    scripted(
+        backends_of(notes_client),
+        "Some 3 million Tajiks work in Russia [S1]. Some 5 million send money [S1]. ",
+        "Tajiks like tea.",
+    )
     response = notes_client.post("/api/v1/ask", json={"question": QUESTION})
     assert response.status_code == 200
     body = response.json()
@@ -178,7 +184,9 @@ def test_streamed_answer_sends_sources_tokens_claims_then_the_answer(notes_clien
 
 def test_streamed_follow_up_announces_the_rewritten_question(notes_client: TestClient) -> None:
     history = [{"question": QUESTION, "answer": "Some 3 million [S1]."}]
-    _, events = stream(notes_client, "/api/v1/ask", {"question": "And their families?", "history": history, "stream": True})
+    _, events = stream(
+        notes_client, "/api/v1/ask", {"question": "And their families?", "history": history, "stream": True}
+    )
     assert events[0] == ("question", {"question": f"{QUESTION} And their families?"})
     assert events[-1][0] == "answer"
 
@@ -199,7 +207,9 @@ def test_model_failing_mid_stream_ends_the_stream_with_an_error_event(notes_clie
     status, events = stream(notes_client, "/api/v1/ask", {"question": QUESTION, "stream": True})
     assert status == 200
     assert [kind for kind, _ in events] == ["sources", "token", "error"]
-    assert events[-1][1] == {"error": {"code": "backend_unavailable", "message": "the model endpoint stopped answering"}}
+    assert events[-1][1] == {
+        "error": {"code": "backend_unavailable", "message": "the model endpoint stopped answering"}
+    }
 
 
 def test_model_failing_without_streaming_is_a_503(notes_client: TestClient) -> None:
@@ -210,7 +220,9 @@ def test_model_failing_without_streaming_is_a_503(notes_client: TestClient) -> N
 
 def test_unreachable_model_endpoint_is_a_503(make_client: Client, tmp_path: Path) -> None:
     closed = f"http://127.0.0.1:{_free_port()}/v1"
-    client = make_client(generation={"generator": "openai", "fallback": False}, openai={"base_url": closed, "timeout": 5})
+    client = make_client(
+        generation={"generator": "openai", "fallback": False}, openai={"base_url": closed, "timeout": 5}
+    )
     path = tmp_path / "notes.txt"
     path.write_text(NOTES)
     ingest(backends_of(client), path)
@@ -335,8 +347,11 @@ def test_verify_on_an_empty_corpus_is_unsupported(client: TestClient) -> None:
 
 
 def test_an_empty_statement_or_question_is_refused_by_the_schema(client: TestClient) -> None:
-    for path, body in [("/api/v1/verify", {"statement": ""}), ("/api/v1/search", {"question": " \n"}),
-                       ("/api/v1/verify", {"statement": "x", "evidence": " "})]:
+    for path, body in [
+        ("/api/v1/verify", {"statement": ""}),
+        ("/api/v1/search", {"question": " \n"}),
+        ("/api/v1/verify", {"statement": "x", "evidence": " "}),
+    ]:
         response = client.post(path, json=body)
         assert response.status_code == 422 and error_code(response) == "invalid_request"
         assert "must not be empty or blank" in response.json()["error"]["message"]
@@ -526,13 +541,18 @@ def test_health_after_warm_up_is_ready(client: TestClient) -> None:
     readiness: Readiness = client.app.state.readiness
     readiness.warm_up(backends_of(client))
     body = client.get("/api/v1/health").json()
-    assert body["status"] == "ok" and body["generator"] == {"name": "extractive", "model": None, "state": "ready",
-                                                            "detail": None}
+    assert body["status"] == "ok" and body["generator"] == {
+        "name": "extractive",
+        "model": None,
+        "state": "ready",
+        "detail": None,
+    }
 
 
 @pytest.mark.parametrize(("fallback", "status", "overall"), [(False, 503, "unavailable"), (True, 200, "degraded")])
-def test_health_with_a_missing_model(make_client: Client, tmp_path: Path, fallback: bool, status: int,
-                                     overall: str) -> None:
+def test_health_with_a_missing_model(
+    make_client: Client, tmp_path: Path, fallback: bool, status: int, overall: str
+) -> None:
     missing = str(tmp_path / "missing.gguf")
     client = make_client(generation={"generator": "local", "model": missing, "fallback": fallback})
     client.app.state.readiness.warm_up(backends_of(client))
@@ -634,3 +654,45 @@ def test_openapi_documents_every_route_with_its_errors(client: TestClient) -> No
     assert {"400", "413", "503"} <= set(ask["responses"])
     assert "text/event-stream" in ask["responses"]["200"]["content"]
     assert schema["components"]["schemas"]["AskRequest"]["examples"]
+
+
+def test_the_documentation_page_is_served(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200 and "/openapi.json" in page.text
+    assert client.get("/openapi.json").json()["info"]["title"] == "assistant"
+
+
+def _outcome(status: str, reason: str | None = None) -> IngestOutcome:
+    return IngestOutcome("records.jsonl#x", status, reason=reason)  # type: ignore[arg-type]
+
+
+FILE_STATUSES = [
+    # (job state, outcomes, job error) -> (file status, reason)
+    pytest.param("queued", [], None, ("queued", None), id="queued"),
+    pytest.param("running", [_outcome("added")], None, ("running", None), id="running"),
+    pytest.param("failed", [], "store down", ("failed", "store down"), id="job-failed"),
+    pytest.param("done", [], None, ("failed", "no document was read from this file"), id="nothing-read"),
+    pytest.param("done", [_outcome("failed", "bad line")], None, ("failed", "bad line"), id="all-failed"),
+    pytest.param(
+        "done", [_outcome("unchanged", "same text"), _outcome("added")], None, ("added", None), id="added-wins"
+    ),
+    pytest.param(
+        "done",
+        [_outcome("added"), _outcome("failed", "bad line")],
+        None,
+        ("added", "1 of 2 documents failed: bad line"),
+        id="some-failed",
+    ),
+    pytest.param(
+        "done",
+        [_outcome("unchanged", "same text as stored document d1")],
+        None,
+        ("unchanged", "same text as stored document d1"),
+        id="unchanged",
+    ),
+]
+
+
+@pytest.mark.parametrize(("state", "outcomes", "error", "expected"), FILE_STATUSES)
+def test_a_files_status_from_its_documents(state: str, outcomes: list, error, expected: tuple) -> None:
+    assert file_status(state, outcomes, error) == expected

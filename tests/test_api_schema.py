@@ -45,10 +45,14 @@ ACCEPTED = ["2xx", "401", "404"]
 # its name and its size from its bytes (413, 415, 422, each with the files' reasons); the last of the
 # OpenAI messages must be the user's, with text (400).
 REFUSALS = [
-    {"include-name": ["POST /api/v1/documents"],
-     "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "413", "415", "422"]}}},
-    {"include-name": ["POST /v1/chat/completions"],
-     "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "400"]}}},
+    {
+        "include-name": ["POST /api/v1/documents"],
+        "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "413", "415", "422"]}},
+    },
+    {
+        "include-name": ["POST /v1/chat/completions"],
+        "checks": {"positive_data_acceptance": {"expected-statuses": [*ACCEPTED, "400"]}},
+    },
 ]
 CONFIG = SchemathesisConfig.from_dict(
     {

@@ -4,6 +4,8 @@ conversation becomes a question and its history."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -118,12 +120,17 @@ def test_unknown_model_is_not_found(server: str) -> None:
 @pytest.mark.parametrize(
     ("messages", "error", "code"),
     [
-        pytest.param([*ASK, {"role": "assistant", "content": "Hm."}], openai.BadRequestError, "bad_input", id="not-last"),
+        pytest.param(
+            [*ASK, {"role": "assistant", "content": "Hm."}], openai.BadRequestError, "bad_input", id="not-last"
+        ),
         pytest.param([{"role": "user", "content": ""}], openai.BadRequestError, "bad_input", id="empty"),
         pytest.param([], openai.UnprocessableEntityError, "invalid_request", id="no-messages"),
-        pytest.param([{"role": "robot", "content": "hi"}], openai.UnprocessableEntityError, "invalid_request", id="role"),
-        pytest.param([{"role": "user", "content": "why " * 25_000}], openai.APIStatusError, "question_too_long",
-                     id="too-long"),
+        pytest.param(
+            [{"role": "robot", "content": "hi"}], openai.UnprocessableEntityError, "invalid_request", id="role"
+        ),
+        pytest.param(
+            [{"role": "user", "content": "why " * 25_000}], openai.APIStatusError, "question_too_long", id="too-long"
+        ),
     ],
 )
 def test_bad_requests_raise_the_client_error_for_their_status(server: str, messages, error, code: str) -> None:
@@ -133,11 +140,19 @@ def test_bad_requests_raise_the_client_error_for_their_status(server: str, messa
 
 
 def test_a_100_kb_question_is_a_413_in_openai_shape(server: str) -> None:
-    response = httpx.post(f"{server}/v1/chat/completions",
-                          json={"model": "assistant", "messages": [{"role": "user", "content": "why " * 25_000}]})
+    response = httpx.post(
+        f"{server}/v1/chat/completions",
+        json={"model": "assistant", "messages": [{"role": "user", "content": "why " * 25_000}]},
+    )
     assert response.status_code == 413
-    assert response.json() == {"error": {"message": "the question is 99999 characters; the limit is 2000",
-                                         "type": "invalid_request_error", "code": "question_too_long", "param": None}}
+    assert response.json() == {
+        "error": {
+            "message": "the question is 99999 characters; the limit is 2000",
+            "type": "invalid_request_error",
+            "code": "question_too_long",
+            "param": None,
+        }
+    }
 
 
 def test_the_api_key_is_needed_when_set(start_server: Server) -> None:
@@ -152,7 +167,9 @@ def test_the_api_key_is_needed_when_set(start_server: Server) -> None:
 
 def test_an_unreachable_model_is_a_503(start_server: Server) -> None:
     closed = f"http://127.0.0.1:{_free_port()}/v1"
-    url, _ = start_server(generation={"generator": "openai", "fallback": False}, openai={"base_url": closed, "timeout": 5})
+    url, _ = start_server(
+        generation={"generator": "openai", "fallback": False}, openai={"base_url": closed, "timeout": 5}
+    )
     for stream in (False, True):
         with pytest.raises(openai.InternalServerError) as raised:
             client(url).chat.completions.create(model="assistant", messages=ASK, stream=stream)
@@ -170,6 +187,42 @@ def test_a_model_failing_mid_stream_raises_in_the_client(start_server: Server) -
             received.append(chunk.choices[0].delta.content)
     assert received == ["", "Some 3 million "]
     assert raised.value.message == "the model endpoint stopped answering" and raised.value.code == "backend_unavailable"
+
+
+class EndlessGenerator:
+    """Writes for ever, unless the pipeline closes it; records that it was closed."""
+
+    name = "endless"
+    model = "endless-1"
+
+    def __init__(self) -> None:
+        self.closed = threading.Event()
+
+    def draft(self, question: str, sources) -> Iterator[str]:
+        try:
+            while True:
+                yield "word "
+                time.sleep(0.01)
+        finally:
+            self.closed.set()
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        pytest.param("/api/v1/ask", {"question": QUESTION, "stream": True}, id="api"),
+        pytest.param("/v1/chat/completions", {"model": "assistant", "messages": ASK, "stream": True}, id="openai"),
+    ],
+)
+def test_a_client_that_goes_away_stops_the_model(start_server: Server, path: str, body: dict) -> None:
+    url, backends = start_server()
+    generator = EndlessGenerator()
+    backends.generator = lambda name=None: generator
+    with httpx.stream("POST", f"{url}{path}", json=body, timeout=60) as response:
+        for line in response.iter_lines():
+            if "word" in line:
+                break  # leave after the first words: the connection closes
+    assert generator.closed.wait(30), "the model kept writing after the client left"
 
 
 def test_flagged_sentences_are_listed_after_the_sources(tmp_path: Path) -> None:
@@ -205,17 +258,41 @@ def _messages(*pairs: tuple[str, object]) -> list[ChatMessage]:
 CONVERSATIONS = [
     # (messages, question, earlier (question, answer) pairs)
     pytest.param(_messages(("user", "Q")), "Q", [], id="one-question"),
-    pytest.param(_messages(("system", "Be brief."), ("user", "Q1"), ("assistant", "A1"), ("user", "Q2")), "Q2",
-                 [("Q1", "A1")], id="system-ignored"),
-    pytest.param(_messages(("user", "Q1"), ("user", "Q2"), ("assistant", "A2"), ("user", "Q3")), "Q3",
-                 [("Q1", ""), ("Q2", "A2")], id="unanswered-question"),
-    pytest.param(_messages(("user", "Q1"), ("assistant", "A1 [S1].\n\nSources:\n- [S1] T: \"q\""), ("user", "Q2")),
-                 "Q2", [("Q1", "A1 [S1].")], id="sources-list-cut"),
-    pytest.param(_messages(("assistant", "Hello!"), ("user", "Q1"), ("tool", "{}"), ("user", "Q2")), "Q2",
-                 [("Q1", "")], id="greeting-and-tool"),
-    pytest.param(_messages(("user", [{"type": "text", "text": "Look:"}, {"type": "image_url"},
-                                      {"type": "text", "text": "what is it?"}])), "Look:\nwhat is it?", [],
-                 id="content-parts"),
+    pytest.param(
+        _messages(("system", "Be brief."), ("user", "Q1"), ("assistant", "A1"), ("user", "Q2")),
+        "Q2",
+        [("Q1", "A1")],
+        id="system-ignored",
+    ),
+    pytest.param(
+        _messages(("user", "Q1"), ("user", "Q2"), ("assistant", "A2"), ("user", "Q3")),
+        "Q3",
+        [("Q1", ""), ("Q2", "A2")],
+        id="unanswered-question",
+    ),
+    pytest.param(
+        _messages(("user", "Q1"), ("assistant", 'A1 [S1].\n\nSources:\n- [S1] T: "q"'), ("user", "Q2")),
+        "Q2",
+        [("Q1", "A1 [S1].")],
+        id="sources-list-cut",
+    ),
+    pytest.param(
+        _messages(("assistant", "Hello!"), ("user", "Q1"), ("tool", "{}"), ("user", "Q2")),
+        "Q2",
+        [("Q1", "")],
+        id="greeting-and-tool",
+    ),
+    pytest.param(
+        _messages(
+            (
+                "user",
+                [{"type": "text", "text": "Look:"}, {"type": "image_url"}, {"type": "text", "text": "what is it?"}],
+            )
+        ),
+        "Look:\nwhat is it?",
+        [],
+        id="content-parts",
+    ),
 ]
 
 

@@ -4,19 +4,17 @@ A thin shell over the pipeline: schemas in `schemas`, shapes from `assistant.pre
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
-from collections.abc import AsyncIterator, Iterable
-from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 
 from assistant import pipeline
-from assistant.backends import Backends
-from assistant.errors import AssistantError, DocumentNotFound, TooManyFiles
+from assistant.errors import DocumentNotFound, TooManyFiles
 from assistant.present import (
     answer_json,
     claim_json,
@@ -28,17 +26,15 @@ from assistant.present import (
     source_json,
     verify_json,
 )
-from assistant.records import Claim, Source, Turn
 from assistant.server import schemas, streaming, uploads
 from assistant.server.auth import require_key
+from assistant.server.deps import BackendsDep, JobsDep, turns
 from assistant.server.health import health_json
-from assistant.server.jobs import IngestJobs
 
 router = APIRouter(dependencies=[Depends(require_key)])
-PING_SECONDS = 15  # an SSE comment this often, so proxies keep a stream open while a model loads
 
 _STATUS_TEXT = {
-    400: "Bad input: an empty question, an unknown generator.",
+    400: "Bad input that the schema cannot catch.",
     401: "The server has an API key and the request did not carry it.",
     404: "No such document or job.",
     413: "Too large: a question over the limit, a file over `ingest.max_file_mb`, too many files, or a body "
@@ -51,20 +47,9 @@ _STATUS_TEXT = {
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error responses of a route (every route may answer 401 and 422)."""
-    return {status: {"model": schemas.ErrorOut, "description": _STATUS_TEXT[status]} for status in (401, 422, *statuses)}
-
-
-def get_backends(request: Request) -> Backends:
-    return request.app.state.backends
-
-
-def get_jobs(request: Request) -> IngestJobs:
-    return request.app.state.jobs
-
-
-BackendsDep = Annotated[Backends, Depends(get_backends)]
-JobsDep = Annotated[IngestJobs, Depends(get_jobs)]
-
+    return {
+        status: {"model": schemas.ErrorOut, "description": _STATUS_TEXT[status]} for status in (401, 422, *statuses)
+    }
 
 
 @router.post(
@@ -72,8 +57,11 @@ JobsDep = Annotated[IngestJobs, Depends(get_jobs)]
     tags=["answers"],
     response_model=schemas.AnswerOut,
     responses={
-        200: {"content": schemas.event_stream(schemas.ASK_EVENTS), "description": "The answer; with `stream`, "
-              "server-sent events (`question`, `sources`, `token`..., `claim`..., then `answer` or `error`)."},
+        200: {
+            "content": schemas.event_stream(schemas.ASK_EVENTS),
+            "description": "The answer; with `stream`, "
+            "server-sent events (`question`, `sources`, `token`..., `claim`..., then `answer` or `error`).",
+        },
         **errors(400, 413, 503),
     },
 )
@@ -93,16 +81,7 @@ async def ask(body: schemas.AskRequest, backends: BackendsDep) -> Any:
         return answer_json(answer)
     events = streaming.ask_events(body.question, backends, generator=body.generator, history=history)
     opened = await streaming.opening(events)
-    return EventSourceResponse(_sse(opened, events), ping=PING_SECONDS, sep="\n")
-
-
-def turns(pairs: Iterable[tuple[str, str]], backends: Backends) -> list[Turn]:
-    """Earlier (question, answer) pairs as the turns a follow-up is rewritten with: only the last
-    `generation.history_turns` count, and an earlier question is cut at the question limit (it is
-    context, not the question, so it is not refused)."""
-    keep, limit = backends.settings.generation.history_turns, backends.settings.retrieval.max_question_chars
-    recent = list(pairs)[-keep:] if keep else []
-    return [Turn(question[:limit], answer) for question, answer in recent]
+    return EventSourceResponse(_sse(opened, events), ping=streaming.PING_SECONDS, sep="\n")
 
 
 async def _sse(
@@ -116,20 +95,18 @@ async def _sse(
             claims += kind == "claim"
 
 
+_PRESENTERS: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "question": lambda question: {"question": question},
+    "sources": lambda sources: {"sources": [source_json(source) for source in sources]},
+    "token": lambda text: {"text": text},
+    "answer": answer_json,
+    "error": error_json,
+}
+
+
 def _event(kind: str, payload: Any, claims: int) -> dict[str, str]:
-    data: Any
-    if kind == "question":
-        data = {"question": payload}
-    elif kind == "sources":
-        data = {"sources": [source_json(source) for source in payload if isinstance(source, Source)]}
-    elif kind == "token":
-        data = {"text": payload}
-    elif kind == "claim":
-        data = {"index": claims, **claim_json(payload)} if isinstance(payload, Claim) else {}
-    elif kind == "error":
-        data = error_json(payload)
-    else:
-        data = answer_json(payload)
+    """One SSE event; its `data` is JSON of the event's schema (`schemas.ASK_EVENTS`)."""
+    data = {"index": claims, **claim_json(payload)} if kind == "claim" else _PRESENTERS[kind](payload)
     return {"event": kind, "data": json.dumps(data, ensure_ascii=False)}
 
 
@@ -156,12 +133,15 @@ def verify(body: schemas.VerifyRequest, backends: BackendsDep) -> dict[str, Any]
         **errors(413, 415),
         413: {"model": schemas.UploadErrorOut, "description": _STATUS_TEXT[413]},
         415: {"model": schemas.UploadErrorOut, "description": "No file was accepted: " + _STATUS_TEXT[415]},
-        422: {"model": schemas.UploadErrorOut, "description": "No file was accepted (empty, unreadable), or "
-              "the request does not match the schema."},
+        422: {
+            "model": schemas.UploadErrorOut,
+            "description": "No file was accepted (empty, unreadable), or the request does not match the schema.",
+        },
     },
 )
 async def upload_documents(
     request: Request,
+    response: Response,
     jobs: JobsDep,
     files: Annotated[
         list[UploadFile], File(min_length=1, description="One or more documents: .txt .md .html .pdf .docx .jsonl")
@@ -175,15 +155,15 @@ async def upload_documents(
         raise TooManyFiles(f"{len(files)} files in one upload; the limit is {settings.server.max_upload_files}")
     job_id, folder = jobs.new_folder()
     accepted, received = await uploads.receive(files, folder, settings.ingest.max_file_bytes)
-    listed = [{key: value for key, value in asdict(item).items() if key != "status_code"} for item in received]
+    listed = [item.json() for item in received]
     if not accepted:
         jobs.discard(job_id)
         first = received[0]
         body = {"error": {"code": first.code, "message": first.reason}, "files": listed}
-        return JSONResponse(body, status_code=first.status_code)
+        return JSONResponse(body, status_code=first.http_status)
     job = jobs.submit(job_id, accepted)
-    location = str(request.url_for("get_job", job_id=job.id))
-    return JSONResponse({"job": job_json(job), "files": listed}, status_code=202, headers={"Location": location})
+    response.headers["Location"] = str(request.url_for("get_job", job_id=job.id))
+    return {"job": job_json(job), "files": listed}
 
 
 @router.get("/documents", tags=["documents"], response_model=schemas.DocumentsOut, responses=errors(503))
@@ -192,8 +172,9 @@ def list_documents(backends: BackendsDep) -> dict[str, Any]:
     return {"documents": [document_json(info) for info in backends.docstore.list_documents()]}
 
 
-@router.get("/documents/{doc_id}", tags=["documents"], response_model=schemas.DocumentDetailOut,
-            responses=errors(404, 503))
+@router.get(
+    "/documents/{doc_id}", tags=["documents"], response_model=schemas.DocumentDetailOut, responses=errors(404, 503)
+)
 def get_document(doc_id: str, backends: BackendsDep) -> dict[str, Any]:
     """A stored document with its whole text and page spans: a citation's `start`/`end` point into it."""
     document = backends.docstore.document(doc_id)
@@ -202,8 +183,7 @@ def get_document(doc_id: str, backends: BackendsDep) -> dict[str, Any]:
     return document_detail_json(document)
 
 
-@router.delete("/documents/{doc_id}", tags=["documents"], response_model=schemas.DeletedOut,
-               responses=errors(404, 503))
+@router.delete("/documents/{doc_id}", tags=["documents"], response_model=schemas.DeletedOut, responses=errors(404, 503))
 def delete_document(doc_id: str, backends: BackendsDep) -> dict[str, Any]:
     """Remove a document from every index; answers stop citing it at once."""
     backends.store.delete(doc_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Annotated
 
 from fastapi import Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -54,8 +55,8 @@ def authorised(request: Request) -> bool:
 
 def require_key(
     request: Request,
-    bearer: HTTPAuthorizationCredentials | None = Security(BEARER),
-    header: str | None = Security(HEADER),
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,
+    header: Annotated[str | None, Security(HEADER)] = None,
 ) -> None:
     """Route dependency: refuses the request (401) unless it carries the key or the session cookie."""
     if not authorised(request):

@@ -21,8 +21,8 @@ from assistant.present import answer_appendix, answer_json, without_appendix
 from assistant.records import Answer
 from assistant.server import openai_schemas as schemas
 from assistant.server import streaming
-from assistant.server.api import PING_SECONDS, BackendsDep, turns
 from assistant.server.auth import require_key
+from assistant.server.deps import BackendsDep, turns
 
 router = APIRouter(dependencies=[Depends(require_key)], tags=["OpenAI-compatible"])
 # Model name -> generator (None: the `generation.generator` setting).
@@ -100,7 +100,7 @@ async def chat_completions(body: schemas.ChatRequest, backends: BackendsDep) -> 
         return reply.completion(answer)
     events = streaming.ask_events(question, backends, generator=generator, history=history_turns)
     opened = await streaming.opening(events, until=("token",))  # a model that fails to start: a status
-    return EventSourceResponse(reply.chunks(opened, events), ping=PING_SECONDS, sep="\n")
+    return EventSourceResponse(reply.chunks(opened, events), ping=streaming.PING_SECONDS, sep="\n")
 
 
 def _conversation(messages: list[schemas.ChatMessage]) -> tuple[str, list[tuple[str, str]]]:

@@ -122,7 +122,9 @@ class ModelsOut(BaseModel):
 
 class OpenAIErrorDetail(BaseModel):
     message: str
-    type: str = Field(description="OpenAI's error type: `invalid_request_error`, `authentication_error`, `server_error`.")
+    type: str = Field(
+        description="OpenAI's error type: `invalid_request_error`, `authentication_error`, `server_error`."
+    )
     code: str = Field(description="The assistant's stable error code, e.g. `model_not_found`.")
     param: str | None = None
 

@@ -86,7 +86,10 @@ class VerifyRequest(Strict):
         json_schema_extra={
             "examples": [
                 {"statement": "Most Tajik migrants work in Russia."},
-                {"statement": "Some 5 million Tajiks work in Russia.", "evidence": "Some 3 million Tajiks work in Russia."},
+                {
+                    "statement": "Some 5 million Tajiks work in Russia.",
+                    "evidence": "Some 3 million Tajiks work in Russia.",
+                },
             ]
         },
     )
@@ -95,7 +98,9 @@ class VerifyRequest(Strict):
     evidence: Text | None = Field(
         None, description="Check against this text instead of the stored documents (it is not stored)."
     )
-    k: int | None = Field(None, ge=1, le=100, description="Passages retrieved to check against; default: `retrieval.top_k`.")
+    k: int | None = Field(
+        None, ge=1, le=100, description="Passages retrieved to check against; default: `retrieval.top_k`."
+    )
 
 
 # Responses ------------------------------------------------------------------------------------------
@@ -108,8 +113,16 @@ class ErrorDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"error": {"code": "question_too_long", "message": "the question is 102400 "
-                                                   "characters; the limit is 2000"}}]}
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "question_too_long",
+                        "message": "the question is 102400 characters; the limit is 2000",
+                    }
+                }
+            ]
+        }
     )
 
     error: ErrorDetail
@@ -208,8 +221,16 @@ class AnswerOut(BaseModel):
                             "verdict": "supported",
                             "reasons": [],
                             "citations": [
-                                {"key": "S1", "doc_id": "3f2a…", "chunk_id": "9c1d…", "title": TITLE, "quote": QUOTE,
-                                 "start": 1204, "end": 1292, "page": None}
+                                {
+                                    "key": "S1",
+                                    "doc_id": "3f2a…",
+                                    "chunk_id": "9c1d…",
+                                    "title": TITLE,
+                                    "quote": QUOTE,
+                                    "start": 1204,
+                                    "end": 1292,
+                                    "page": None,
+                                }
                             ],
                             "stripped_keys": [],
                             "judge": None,
@@ -220,8 +241,14 @@ class AnswerOut(BaseModel):
                     "sources": [],
                     "generator": {"name": "local", "model": "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"},
                     "notes": [],
-                    "timings": {"rewrite": 0.0, "retrieval": 0.05, "first_token": 2.1, "generation": 4.3,
-                                "verification": 1.2, "total": 5.6},
+                    "timings": {
+                        "rewrite": 0.0,
+                        "retrieval": 0.05,
+                        "first_token": 2.1,
+                        "generation": 4.3,
+                        "verification": 1.2,
+                        "total": 5.6,
+                    },
                 }
             ]
         }
@@ -249,10 +276,14 @@ class VerifyOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"claim": "Some 5 million Tajiks work in Russia.", "verdict": "unsupported",
-                 "reason": "number_not_in_source",
-                 "reasons": [{"code": "number_not_in_source", "detail": "5 million is not in the cited passages"}],
-                 "citations": [], "judge": None}
+                {
+                    "claim": "Some 5 million Tajiks work in Russia.",
+                    "verdict": "unsupported",
+                    "reason": "number_not_in_source",
+                    "reasons": [{"code": "number_not_in_source", "detail": "5 million is not in the cited passages"}],
+                    "citations": [],
+                    "judge": None,
+                }
             ]
         }
     )

@@ -14,6 +14,7 @@ from assistant.errors import AssistantError
 from assistant.records import Turn
 
 log = logging.getLogger(__name__)
+PING_SECONDS = 15  # an SSE comment this often, so proxies keep a stream open while a model loads
 
 
 class _Cancelled(Exception):
@@ -62,9 +63,7 @@ async def ask_events(
         cancelled.set()
 
 
-async def opening(
-    events: AsyncIterator[tuple[str, object]], until: Collection[str] = ()
-) -> list[tuple[str, object]]:
+async def opening(events: AsyncIterator[tuple[str, object]], until: Collection[str] = ()) -> list[tuple[str, object]]:
     """The stream's first events, up to the first of the kinds `until` (or just the first event). An
     error among them (a question too long, a model that will not load) is raised, so a client is told
     with an HTTP status rather than with a stream that holds nothing but the error."""

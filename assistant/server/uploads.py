@@ -33,7 +33,10 @@ class Received:
     status: Literal["queued", "rejected"]
     code: str | None = None
     reason: str | None = None
-    status_code: int = 202  # the HTTP status its error carries
+    http_status: int = 202  # the status its error carries: an upload refusing every file answers with the first
+
+    def json(self) -> dict[str, str | None]:
+        return {"name": self.name, "status": self.status, "code": self.code, "reason": self.reason}
 
 
 async def receive(uploads: list[Upload], folder: Path, max_bytes: int) -> tuple[list[SourceFile], list[Received]]:
