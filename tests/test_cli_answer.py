@@ -60,7 +60,7 @@ def test_ask_json_answers_with_verified_quotes(data_dir: Path) -> None:
         assert_quotes_are_verbatim(claim["citations"])
     quotes = " ".join(c["quote"] for claim in answer["claims"] for c in claim["citations"])
     assert "350,236" in quotes and "3.1 million" in quotes
-    assert set(answer["timings"]) == {"retrieval", "first_token", "generation", "verification", "total"}
+    assert set(answer["timings"]) == {"rewrite", "retrieval", "first_token", "generation", "verification", "total"}
 
 
 def test_ask_text_streams_the_draft_then_checked_sentences(data_dir: Path) -> None:
