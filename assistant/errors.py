@@ -3,6 +3,7 @@
 AssistantError (500)
 ├── InputError (400)
 │   ├── QuestionTooLong (413)
+│   ├── TooManyFiles (413)           an upload of more files than `server.max_upload_files`
 │   └── DocumentError (422)          a file that cannot become a document
 │       ├── UnsupportedFileType (415)
 │       ├── FileTooLarge (413)
@@ -13,7 +14,8 @@ AssistantError (500)
 ├── Unauthorized (401)               an API key is set and the request lacks it
 ├── NotFound (404)
 │   ├── DocumentNotFound (404)
-│   └── JobNotFound (404)
+│   ├── JobNotFound (404)
+│   └── ModelNotFound (404)          an OpenAI-compatible request naming a model we do not serve
 ├── BackendUnavailable (503)          a store or model cannot be reached or loaded
 └── ConfigurationError (500)          the installation itself is broken (a prompt template, say)
 """
@@ -40,6 +42,11 @@ class InputError(AssistantError):
 class QuestionTooLong(InputError):
     status = 413
     code = "question_too_long"
+
+
+class TooManyFiles(InputError):
+    status = 413
+    code = "too_many_files"
 
 
 class DocumentError(InputError):
@@ -89,6 +96,10 @@ class DocumentNotFound(NotFound):
 
 class JobNotFound(NotFound):
     code = "job_not_found"
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
 
 
 class BackendUnavailable(AssistantError):

@@ -1,10 +1,12 @@
-"""Presenters: records to the plain dicts that `--json` prints (and later the API), and progress bars."""
+"""Presenters: records to the plain dicts that `--json` prints and the API answers, the answer as plain
+text with its sources (for OpenAI clients), and progress bars."""
 
 from __future__ import annotations
 
 import sys
 from dataclasses import asdict
-from typing import Any, get_args
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, get_args
 
 from assistant.errors import AssistantError
 from assistant.records import (
@@ -16,9 +18,13 @@ from assistant.records import (
     IngestOutcome,
     IngestReport,
     IngestStatus,
+    ParsedDocument,
     Source,
     Verdict,
 )
+
+if TYPE_CHECKING:
+    from assistant.server.jobs import Job
 
 
 def hit_json(hit: Hit, rank: int) -> dict[str, Any]:
@@ -68,6 +74,62 @@ def report_json(report: IngestReport) -> dict[str, Any]:
 
 def document_json(info: DocumentInfo) -> dict[str, Any]:
     return {**asdict(info), "title": info.title or info.doc_id}
+
+
+def document_detail_json(document: ParsedDocument) -> dict[str, Any]:
+    """A stored document with its text and page spans, for showing a quotation where it stands."""
+    return {
+        "doc_id": document.doc_id,
+        "title": document.title or document.doc_id,
+        "source": document.source,
+        "chars": len(document.text),
+        "text": document.text,
+        "pages": [asdict(page) for page in document.pages],
+        "metadata": document.metadata,
+    }
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    """An ingestion job: its progress, and per uploaded file a status and the documents it yielded."""
+    return {
+        "id": job.id,
+        "state": job.state,
+        "stage": job.stage,
+        "done": job.done,
+        "total": job.total,
+        "error": job.error,
+        "created": _iso(job.created),
+        "finished": None if job.finished is None else _iso(job.finished),
+        "files": [job_file_json(job, name) for name in job.files],
+    }
+
+
+def job_file_json(job: Job, name: str) -> dict[str, Any]:
+    outcomes = job.outcomes_of(name)
+    status, reason = file_status(job.state, outcomes, job.error)
+    return {"name": name, "status": status, "reason": reason, "documents": [outcome_json(o) for o in outcomes]}
+
+
+def file_status(state: str, outcomes: list[IngestOutcome], error: str | None = None) -> tuple[str, str | None]:
+    """One file's status: the job's while it runs, then what became of its documents (a JSONL file
+    yields several: added if any was added, failed only if all failed)."""
+    if state in ("queued", "running"):
+        return state, None
+    if state == "failed" or not outcomes:
+        return "failed", error or "no document was read from this file"
+    failed = [outcome for outcome in outcomes if outcome.status == "failed"]
+    if len(failed) == len(outcomes):
+        return "failed", failed[0].reason
+    for status in ("added", "replaced", "unchanged", "skipped"):
+        chosen = [outcome for outcome in outcomes if outcome.status == status]
+        if chosen:
+            reason = f"{len(failed)} of {len(outcomes)} documents failed: {failed[0].reason}" if failed else None
+            return status, reason or chosen[0].reason
+    raise AssertionError(f"unknown ingest status in {outcomes}")
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
 def citation_json(citation: Citation) -> dict[str, Any]:
@@ -125,6 +187,50 @@ def verify_json(claim: Claim, record_id: Any = None) -> dict[str, Any]:
 def _details(claim: Claim) -> dict[str, Any]:
     details = claim_json(claim)
     return {key: details[key] for key in ("reasons", "citations", "judge")}
+
+
+SOURCES_HEADING = "Sources:"
+FLAGGED_HEADING = "Not supported by the sources:"
+
+
+def answer_appendix(answer: Answer) -> str:
+    """What follows the answer's text where only text is shown (an OpenAI client): each cited source
+    with its verbatim quotes, then the sentences the sources do not support and why. It starts with a
+    blank line and `Sources:`, so a follow-up can cut it off again (`without_appendix`)."""
+    if not answer.answered:
+        return ""
+    parts = [f"\n\n{SOURCES_HEADING}\n" + "\n".join(_source_lines(answer))]
+    flagged = [claim for claim in answer.claims if claim.verdict != "supported"]
+    if flagged:
+        lines = [f'- "{claim.text}" ({claim.verdict}: {_reasons(claim)})' for claim in flagged]
+        parts.append(f"\n\n{FLAGGED_HEADING}\n" + "\n".join(lines))
+    return "".join(parts)
+
+
+def without_appendix(text: str) -> str:
+    """An earlier answer as the model wrote it, without the sources `answer_appendix` added."""
+    return text.split(f"\n\n{SOURCES_HEADING}\n", 1)[0]
+
+
+def _source_lines(answer: Answer) -> list[str]:
+    """`- [S1] Title (p. 3): "quote"`, one line per distinct quote, in source order (plain text that
+    also reads as a Markdown list)."""
+    quotes: dict[str, dict[tuple[str, int, int], Citation]] = {}
+    for citation in (citation for claim in answer.claims for citation in claim.citations):
+        quotes.setdefault(citation.key, {})[(citation.doc_id, citation.start, citation.end)] = citation
+    order = [source.key for source in answer.sources]
+    cited = sorted(quotes.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+    lines = [_quote_line(citation) for _, by_span in cited for citation in by_span.values()]
+    return lines or ["- (no sentence of the answer cites a source)"]
+
+
+def _quote_line(citation: Citation) -> str:
+    page = "" if citation.page is None else f" (p. {citation.page})"
+    return f'- [{citation.key}] {citation.title or citation.doc_id}{page}: "{" ".join(citation.quote.split())}"'
+
+
+def _reasons(claim: Claim) -> str:
+    return "; ".join(reason.detail for reason in claim.reasons) or claim.verdict
 
 
 def error_json(error: AssistantError) -> dict[str, Any]:

@@ -3,26 +3,22 @@ the API under /api/v1, the OpenAI-compatible routes under /v1, and the chat page
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException
 
 from assistant import __version__
 from assistant.backends import Backends
-from assistant.errors import AssistantError, BackendUnavailable
-from assistant.present import error_json
-from assistant.server import api, chat, openai_compat
+from assistant.server import api, chat, handlers, openai_compat, openai_schemas
+from assistant.server import schemas as api_schemas
+from assistant.server.health import Readiness
 from assistant.server.jobs import IngestJobs
+from assistant.server.limits import BodyLimit, body_limit
 from assistant.settings import Settings, get_settings
-
-log = logging.getLogger(__name__)
 
 DESCRIPTION = """Answers questions from your documents with **verbatim quotations**, and flags the
 sentences of an answer that its sources do not support.
@@ -30,8 +26,11 @@ sentences of an answer that its sources do not support.
 - `/api/v1`: ask (whole or streamed), search, verify a statement, documents, ingestion jobs, health.
 - `/v1/chat/completions` and `/v1/models`: OpenAI-compatible, for existing clients and chat front-ends.
 
-Errors are JSON: `{"error": {"code": "...", "message": "..."}}`. When the server has an API key,
-send it as `Authorization: Bearer KEY` or `X-API-Key: KEY`."""
+Errors are JSON with a stable code: `{"error": {"code": "...", "message": "..."}}` (under `/v1`, in
+OpenAI's shape: `{"error": {"message", "type", "code", "param"}}`), with the status: 400 bad input,
+401 no API key, 404 not found, 413 too large, 415 unsupported file type, 422 invalid request or
+unreadable file, 503 a store or model unavailable. When the server has an API key, send it as
+`Authorization: Bearer KEY` or `X-API-Key: KEY`."""
 
 
 def create_app(settings: Settings | None = None, backends: Backends | None = None) -> FastAPI:
@@ -39,57 +38,35 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     models load in the background (`server.warm_up`) so the first question does not wait for them."""
     settings = settings or get_settings()
     backends = backends or Backends(settings)
+    readiness = Readiness()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backends.prompts  # noqa: B018 - a broken template stops the server at start, not mid-answer
         app.state.jobs = IngestJobs(backends, settings.data_dir / "uploads")
         if settings.server.warm_up:
-            threading.Thread(target=_warm_up, args=(backends,), name="warm-up", daemon=True).start()
+            readiness.start_warm_up(backends)
         yield
         app.state.jobs.close()
 
     app = FastAPI(title="assistant", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.backends = backends
-    app.add_exception_handler(AssistantError, _assistant_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
+    app.state.readiness = readiness
+    handlers.install(app)
+    app.add_middleware(BodyLimit, limit=lambda scope: body_limit(settings, scope))
     app.include_router(api.router, prefix="/api/v1")
-    app.include_router(openai_compat.router, prefix="/v1")
+    app.include_router(openai_compat.router, prefix=handlers.OPENAI_PREFIX)
     app.include_router(chat.router)
     app.mount("/static", StaticFiles(directory=settings.server.web_dir / "static"), name="static")
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
-def _warm_up(backends: Backends) -> None:
-    try:
-        backends.retriever  # noqa: B018 - embedding model, Chroma, BM25
-        backends.generator()
-        backends.verifier  # noqa: B018 - and the judge
-    except BackendUnavailable as error:  # answered later with the fallback, or a 503
-        log.warning("warm-up: %s", error.message)
-    except Exception:
-        log.exception("warm-up failed")
-
-
-async def _assistant_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, AssistantError)
-    return JSONResponse(error_json(error), status_code=error.status)
-
-
-async def _validation_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, RequestValidationError)
-    problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-    body = {"error": {"code": "invalid_request", "message": problems or "invalid request"}}
-    return JSONResponse(body, status_code=422)
-
-
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 401: "unauthorized"}
-
-
-async def _http_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, HTTPException)
-    code = _HTTP_CODES.get(error.status_code, "http_error")
-    body = {"error": {"code": code, "message": str(error.detail)}}
-    return JSONResponse(body, status_code=error.status_code, headers=getattr(error, "headers", None))
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, plus the models only the event streams refer to."""
+    if app.openapi_schema is None:
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        models = [*api_schemas.ASK_EVENTS.values(), *openai_schemas.STREAM_MODELS]
+        app.openapi_schema = api_schemas.add_components(schema, models)
+    return app.openapi_schema

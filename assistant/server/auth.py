@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from assistant.errors import Unauthorized
 
 COOKIE = "assistant_session"
+# Declared for the OpenAPI page (its "Authorize" button); `authorised` does the checking.
+BEARER = HTTPBearer(auto_error=False, description="`Authorization: Bearer KEY`, when the server has an API key.")
+HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: KEY`, the same key.")
 
 
 def session_token(key: str) -> str:
@@ -20,25 +25,39 @@ def session_token(key: str) -> str:
 
 def presented(request: Request) -> str | None:
     """The key a request carries: `Authorization: Bearer KEY` or `X-API-Key: KEY`."""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return request.headers.get("x-api-key")
+    keys = offered(request)
+    return keys[0] if keys else None
+
+
+def offered(request: Request) -> list[str]:
+    """Every key the request carries: the Bearer token (an `Authorization` header of any other form is
+    offered whole, so it never matches) and each `X-API-Key` header."""
+    keys = []
+    if (authorization := request.headers.get("authorization")) is not None:
+        scheme, _, value = authorization.partition(" ")
+        keys.append(value.strip() if scheme.lower() == "bearer" else authorization)
+    return keys + request.headers.getlist("x-api-key")
 
 
 def authorised(request: Request) -> bool:
+    """With a key set: every key the request offers must be right (a wrong one is never outvoted by a
+    right one), and without any, the chat's session cookie must be."""
     secret = request.app.state.settings.server.api_key
     if secret is None:
         return True
     key = secret.get_secret_value()
-    offered = presented(request)
-    if offered is not None and hmac.compare_digest(offered.encode(), key.encode()):
-        return True
+    keys = offered(request)
+    if keys:
+        return all(hmac.compare_digest(candidate.encode(), key.encode()) for candidate in keys)
     cookie = request.cookies.get(COOKIE)
     return cookie is not None and hmac.compare_digest(cookie.encode(), session_token(key).encode())
 
 
-def require_key(request: Request) -> None:
+def require_key(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,
+    header: Annotated[str | None, Security(HEADER)] = None,
+) -> None:
     """Route dependency: refuses the request (401) unless it carries the key or the session cookie."""
     if not authorised(request):
         raise Unauthorized("this server needs an API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY`")

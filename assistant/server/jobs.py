@@ -41,7 +41,10 @@ class Job:
     finished: float | None = None
 
     def outcomes_of(self, name: str) -> list[IngestOutcome]:
-        return [outcome for outcome in self.outcomes if outcome.source == name]
+        """The outcomes of one file: its document, or its records (`name#id`) and rejected lines
+        (`name:line`) for JSONL. Upload names never hold `#` or `:`, so prefixes cannot collide."""
+        prefixes = (f"{name}#", f"{name}:")
+        return [o for o in list(self.outcomes) if o.source == name or o.source.startswith(prefixes)]
 
 
 class IngestJobs:
@@ -64,6 +67,10 @@ class IngestJobs:
         path = self.folder / job_id
         path.mkdir(parents=True)
         return job_id, path
+
+    def discard(self, job_id: str) -> None:
+        """Remove the folder of a job that will not be submitted (every file was refused)."""
+        shutil.rmtree(self.folder / job_id, ignore_errors=True)
 
     def submit(self, job_id: str, files: list[SourceFile]) -> Job:
         job = Job(job_id, [source.name for source in files], total=len(files))
@@ -107,14 +114,15 @@ class IngestJobs:
         def progress(stage: str, done: int, total: int) -> None:
             job.stage, job.done, job.total = stage, done, total
 
+        report = IngestReport()
+        job.outcomes = report.outcomes  # filled as the job goes: a refused file shows before the rest are stored
+        state: JobState = "done"
         try:
-            report = pipeline.ingest(files, self.backends, on_progress=progress, report=IngestReport())
+            pipeline.ingest(files, self.backends, on_progress=progress, report=report)
         except AssistantError as error:
-            job.state, job.error = "failed", error.message
+            state, job.error = "failed", error.message
         except Exception:  # a bug must not kill the worker and leave every later job queued
             log.exception("ingestion job %s failed", job.id)
-            job.state, job.error = "failed", "internal error while ingesting; see the server log"
-        else:
-            job.outcomes = report.outcomes
-            job.state = "done"
+            state, job.error = "failed", "internal error while ingesting; see the server log"
         job.finished = time.time()
+        job.state = state  # last: a poller that sees the end sees everything else

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 
 from assistant import pipeline
 from assistant.backends import Backends
@@ -14,6 +14,7 @@ from assistant.errors import AssistantError
 from assistant.records import Turn
 
 log = logging.getLogger(__name__)
+PING_SECONDS = 15  # an SSE comment this often, so proxies keep a stream open while a model loads
 
 
 class _Cancelled(Exception):
@@ -60,3 +61,28 @@ async def ask_events(
             yield kind, payload
     finally:
         cancelled.set()
+
+
+async def opening(events: AsyncIterator[tuple[str, object]], until: Collection[str] = ()) -> list[tuple[str, object]]:
+    """The stream's first events, up to the first of the kinds `until` (or just the first event). An
+    error among them (a question too long, a model that will not load) is raised, so a client is told
+    with an HTTP status rather than with a stream that holds nothing but the error."""
+    opened: list[tuple[str, object]] = []
+    async for kind, payload in events:
+        if kind == "error":
+            await events.aclose()
+            raise payload if isinstance(payload, AssistantError) else AssistantError(str(payload))
+        opened.append((kind, payload))
+        if not until or kind in until or kind == "answer":
+            return opened
+    return opened
+
+
+async def chained(
+    opened: list[tuple[str, object]], events: AsyncIterator[tuple[str, object]]
+) -> AsyncIterator[tuple[str, object]]:
+    """The events `opening` read, then the rest."""
+    for event in opened:
+        yield event
+    async for event in events:
+        yield event

@@ -4,19 +4,59 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from assistant.components.parse import PARSERS
-from assistant.errors import EmptyDocument, FileTooLarge, UnsupportedFileType
+from assistant.errors import DocumentError, EmptyDocument, FileTooLarge, UnsupportedFileType
+from assistant.records import SourceFile
 
 COPY_BYTES = 1 << 20
 MAX_NAME_CHARS = 120
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|#]+")  # `#` and `:` name a JSONL file's records
 
 
 class Readable(Protocol):
     async def read(self, size: int = -1) -> bytes: ...
+
+
+class Upload(Readable, Protocol):
+    filename: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """One uploaded file: queued for ingestion, or rejected with the error's code and reason."""
+
+    name: str
+    status: Literal["queued", "rejected"]
+    code: str | None = None
+    reason: str | None = None
+    http_status: int = 202  # the status its error carries: an upload refusing every file answers with the first
+
+    def json(self) -> dict[str, str | None]:
+        return {"name": self.name, "status": self.status, "code": self.code, "reason": self.reason}
+
+
+async def receive(uploads: list[Upload], folder: Path, max_bytes: int) -> tuple[list[SourceFile], list[Received]]:
+    """Save each acceptable upload into `folder`; a refused one (type, size, empty, a name used twice)
+    leaves nothing behind and does not stop the others. Uploading a name again replaces its document."""
+    accepted: list[SourceFile] = []
+    results: list[Received] = []
+    for upload in uploads:
+        name = safe_filename(upload.filename)
+        try:
+            if any(result.name == name for result in results):
+                raise DocumentError(f"another file in this upload is also named {name!r}")
+            check_type(name)
+            await save(upload, folder / name, max_bytes)
+        except DocumentError as error:
+            results.append(Received(name, "rejected", error.code, error.message, error.status))
+            continue
+        accepted.append(SourceFile(path=folder / name, name=name, key=f"upload:{name}"))
+        results.append(Received(name, "queued"))
+    return accepted, results
 
 
 def safe_filename(name: str | None) -> str:
