@@ -10,8 +10,8 @@ from functools import cached_property
 
 from assistant.components.chunk import Chunker
 from assistant.components.docstore import DocStore
-from assistant.components.followup import ChatRewriter, JoinRewriter, Rewriter
 from assistant.components.embed import Embedder, HashingEmbedder, SentenceTransformerEmbedder
+from assistant.components.followup import ChatRewriter, JoinRewriter, Rewriter
 from assistant.components.generate import ChatGenerator, ExtractiveGenerator, Generator
 from assistant.components.judge import Judge, LLMJudge, OverlapJudge
 from assistant.components.llm import ChatModel, LlamaCppChat, OpenAIChat

@@ -168,3 +168,48 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.kill()
             process.wait()
         log.close()
+
+
+# A tiny corpus for answers: scripted generators and fake judges read it in test_ask and its kin.
+NOTES = (
+    "Tajik Migration Notes\n\n"
+    "The economy of Tajikistan benefits from remittances. Some 3 million Tajiks work in Russia as labour "
+    "migrants. They send money home to their families."
+)
+
+
+def _library(tmp_path_factory: pytest.TempPathFactory, *paths: Path) -> Path:
+    data_dir = tmp_path_factory.mktemp("ask") / "data"
+    built = Backends(fast_settings(data_dir))
+    assert ingest(built, *paths).count("added") == len(paths)
+    built.docstore.close()
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def notes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("notes")
+    (folder / "notes.txt").write_text(NOTES)
+    return _library(tmp_path_factory, folder / "notes.txt")
+
+
+@pytest.fixture(scope="module")
+def article_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _library(tmp_path_factory, ARTICLE)
+
+
+@pytest.fixture
+def open_backends() -> Iterator:
+    opened: list[Backends] = []
+
+    def make(data_dir: Path, **overrides: dict) -> Backends:
+        """Backends with no language model unless a test names one; `overrides` merge per settings section."""
+        values = {"verification": {"judge": "overlap"}, "generation": {"generator": "extractive"}}
+        values |= {section: values.get(section, {}) | fields for section, fields in overrides.items()}
+        opened.append(Backends(fast_settings(data_dir, **values)))
+        return opened[-1]
+
+    yield make
+    for built in opened:
+        if "docstore" in built.__dict__:
+            built.docstore.close()

@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import BAD, GOOD, _free_port, fast_settings, ingest
+from conftest import BAD, GOOD, NOTES, _free_port, fast_settings, ingest
 from fastapi.testclient import TestClient
-from test_ask import NOTES, OFF_TOPIC, QUESTION, scripted
+from test_ask import OFF_TOPIC, QUESTION, scripted
 
 from assistant.backends import Backends
 from assistant.errors import BackendUnavailable

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from conftest import _free_port, fast_settings, ingest
+from conftest import NOTES, _free_port, fast_settings, ingest
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 from test_api import _merged
-from test_ask import NOTES
 
 from assistant.backends import Backends
 from assistant.server.app import create_app

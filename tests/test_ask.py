@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ARTICLE, fast_settings, ingest
 
 from assistant import pipeline
 from assistant.backends import Backends
@@ -16,11 +15,6 @@ from assistant.errors import BackendUnavailable, InputError, QuestionTooLong
 from assistant.present import answer_json
 from assistant.records import Judgement
 
-NOTES = (
-    "Tajik Migration Notes\n\n"
-    "The economy of Tajikistan benefits from remittances. Some 3 million Tajiks work in Russia as labour "
-    "migrants. They send money home to their families."
-)
 QUESTION = "How many Tajiks work in Russia as labour migrants?"
 OFF_TOPIC = "Which sourdough starter rises fastest in a cold kitchen?"
 
@@ -49,43 +43,6 @@ class FakeJudge:
     def judge(self, claim: str, evidence: list[str], passages: list[str], similarity: float) -> Judgement:
         self.calls.append(claim)
         return Judgement(True, 0.9, 0.0, self.name)
-
-
-def _library(tmp_path_factory: pytest.TempPathFactory, *paths: Path) -> Path:
-    data_dir = tmp_path_factory.mktemp("ask") / "data"
-    built = Backends(fast_settings(data_dir))
-    assert ingest(built, *paths).count("added") == len(paths)
-    built.docstore.close()
-    return data_dir
-
-
-@pytest.fixture(scope="module")
-def notes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("notes")
-    (folder / "notes.txt").write_text(NOTES)
-    return _library(tmp_path_factory, folder / "notes.txt")
-
-
-@pytest.fixture(scope="module")
-def article_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _library(tmp_path_factory, ARTICLE)
-
-
-@pytest.fixture
-def open_backends() -> Iterator:
-    opened: list[Backends] = []
-
-    def make(data_dir: Path, **overrides: dict) -> Backends:
-        """Backends with no language model unless a test names one; `overrides` merge per settings section."""
-        values = {"verification": {"judge": "overlap"}, "generation": {"generator": "extractive"}}
-        values |= {section: values.get(section, {}) | fields for section, fields in overrides.items()}
-        opened.append(Backends(fast_settings(data_dir, **values)))
-        return opened[-1]
-
-    yield make
-    for built in opened:
-        if "docstore" in built.__dict__:
-            built.docstore.close()
 
 
 def scripted(backends: Backends, *pieces: str) -> tuple[ScriptedGenerator, FakeJudge]:

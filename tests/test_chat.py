@@ -388,7 +388,7 @@ def test_an_upload_shows_each_file_rejected_or_ingested(make_client) -> None:
     assert rows[:3] == [("notes.xyz", "rejected"), ("empty.txt", "rejected"), ("notes.txt", "rejected")]
     assert [name for name, _ in rows[3:]] == ["notes.txt", "corrupt.pdf"]
     assert {status for _, status in rows[3:]} <= {"queued", "running"}
-    for reason in ["unsupported file type", "file is empty", "another file in this upload has the same name"]:
+    for reason in ["unsupported file type", "file is empty", "another file in this upload is also named"]:
         assert reason in response.text
     done = wait_for_job(made, response.text)
     assert statuses(done) == {"notes.txt": "added", "corrupt.pdf": "failed"}
@@ -411,11 +411,14 @@ def test_a_jsonl_upload_lists_each_record(make_client) -> None:
 
 
 def test_upload_limits_are_enforced(make_client) -> None:
-    made = make_client(ingest={"max_file_mb": 0.0001}, server={"warm_up": False, "max_upload_files": 1})
+    made = make_client(ingest={"max_file_mb": 0.0001}, server={"warm_up": False, "max_upload_files": 2})
     files = [("files", ("a.txt", b"x" * 500, "text/plain")), ("files", ("b.txt", b"small", "text/plain"))]
     response = made.post("/uploads", files=files)
-    assert response.status_code == 200 and statuses(response.text) == {"a.txt": "rejected", "b.txt": "rejected"}
-    assert "over the 0.0 MB limit" in response.text and "more than 1 files" in response.text
+    found = statuses(response.text)
+    assert response.status_code == 202 and found["a.txt"] == "rejected" and found["b.txt"] in ("queued", "running")
+    assert "over the 0.0 MB limit" in response.text
+    too_many = made.post("/uploads", files=[*files, ("files", ("c.txt", b"small", "text/plain"))])
+    assert too_many.status_code == 413 and "the limit is 2" in too_many.text
     assert made.post("/uploads").status_code == 400
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_ask import QUESTION, ScriptedGenerator, notes_dir, open_backends, scripted  # noqa: F401 - fixtures
+from test_ask import QUESTION, scripted
 from test_generate import ScriptedChat
 
 from assistant import pipeline
@@ -17,7 +17,9 @@ EARLIER = [Turn("How many Tajiks work in Russia?", "The notes state that some 3 
 
 
 def test_join_rewriter_puts_the_previous_question_in_front() -> None:
-    assert JoinRewriter().rewrite("And their families?", EARLIER) == "How many Tajiks work in Russia? And their families?"
+    assert (
+        JoinRewriter().rewrite("And their families?", EARLIER) == "How many Tajiks work in Russia? And their families?"
+    )
 
 
 def test_no_history_means_no_rewrite() -> None:
@@ -30,7 +32,7 @@ def test_chat_rewriter_sends_the_conversation_without_citation_markers() -> None
     chat = ScriptedChat(["What do Tajik migrants in Russia ", "send to their families?"])
     rewritten = ChatRewriter(chat, Prompts()).rewrite("What do they send home?", EARLIER)
     assert rewritten == "What do Tajik migrants in Russia send to their families?"
-    (messages, max_tokens), = chat.calls
+    ((messages, _),) = chat.calls
     user = messages[-1]["content"]
     assert "How many Tajiks work in Russia?" in user and "some 3 million Tajiks" in user
     assert "[S1]" not in user and "What do they send home?" in user

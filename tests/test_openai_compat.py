@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from conftest import _free_port, fast_settings, ingest
+from conftest import NOTES, _free_port, fast_settings, ingest
 from fastapi.testclient import TestClient
 from live_server import serve
 from test_api import FailingGenerator, _merged
-from test_ask import NOTES, QUESTION, scripted
+from test_ask import QUESTION, scripted
 
 from assistant.backends import Backends
 from assistant.server.app import create_app

@@ -11,28 +11,23 @@ GET    /documents/{doc_id}/context       ?start=&end=: the quotation highlighted
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
 from assistant.components.parse import PARSERS
-from assistant.errors import AssistantError, DocumentNotFound, InputError
-from assistant.present import outcome_json
-from assistant.records import IngestOutcome, SourceFile
+from assistant.errors import AssistantError, DocumentNotFound, InputError, TooManyFiles
+from assistant.present import job_file_json
+from assistant.server import uploads
 from assistant.server.jobs import IngestJobs, Job
-from assistant.server.uploads import check_type, safe_filename, save
 from assistant.server.views import context_window, is_htmx, require_login, same_origin, views
 from assistant.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 Page = [Depends(require_login)]
 Write = [Depends(require_login), Depends(same_origin)]
-# Which outcome a file shows when it held several documents (a JSONL file of records).
 SOURCE_KEY = re.compile(r"^S\d{1,4}$")
-STATUS_ORDER = ("added", "replaced", "unchanged", "skipped", "failed")
 
 
 def upload_limits(settings: Settings) -> dict[str, Any]:
@@ -52,34 +47,16 @@ async def upload(request: Request, files: Annotated[list[UploadFile] | None, Fil
     jobs: IngestJobs = request.app.state.jobs
     if not files:
         return views(request).error(request, InputError("choose at least one file"))
+    if len(files) > settings.server.max_upload_files:
+        limit = settings.server.max_upload_files
+        return views(request).error(request, TooManyFiles(f"{len(files)} files at once; the limit is {limit}"))
     job_id, folder = jobs.new_folder()
-    rejected: list[dict[str, str]] = []
-    accepted: list[SourceFile] = []
-    for position, upload_file in enumerate(files):
-        name = safe_filename(upload_file.filename)
-        try:
-            accepted.append(await _accept(upload_file, name, folder, position, accepted, settings))
-        except AssistantError as error:
-            rejected.append({"name": name, "status": "rejected", "code": error.code, "reason": error.message})
-        finally:
-            await upload_file.close()
+    accepted, received = await uploads.receive(files, folder, settings.ingest.max_file_bytes)
+    rejected = [item.json() for item in received if item.status == "rejected"]
     job = jobs.submit(job_id, accepted) if accepted else None
     if job is None:
-        shutil.rmtree(folder, ignore_errors=True)
+        jobs.discard(job_id)
     return views(request).respond("_uploads.html", status=202 if job else 200, rejected=rejected, job=_job_view(job))
-
-
-async def _accept(
-    upload_file: UploadFile, name: str, folder: Path, position: int, accepted: list[SourceFile], settings: Settings
-) -> SourceFile:
-    if position >= settings.server.max_upload_files:
-        raise InputError(f"more than {settings.server.max_upload_files} files in one upload")
-    if any(source.name == name for source in accepted):
-        raise InputError("another file in this upload has the same name")
-    check_type(name)
-    path = folder / name
-    await save(upload_file, path, settings.ingest.max_file_bytes)
-    return SourceFile(path=path, name=name, key=f"upload:{name}")
 
 
 @router.get("/uploads/{job_id}", dependencies=Page)
@@ -101,20 +78,9 @@ def _job_view(job: Job | None) -> dict[str, Any] | None:
 
 
 def _file_view(job: Job, name: str) -> dict[str, Any]:
-    if job.state == "failed":
-        return {"name": name, "status": "failed", "reason": job.error, "documents": []}
-    if job.state != "done":
+    if job.state in ("queued", "running"):
         return {"name": name, "status": job.state, "progress": _progress(job), "documents": []}
-    outcomes = _outcomes_of(job, name)
-    statuses = {outcome.status for outcome in outcomes}
-    status = next((status for status in STATUS_ORDER if status in statuses), "failed")
-    reason = outcomes[0].reason if len(outcomes) == 1 else None
-    return {"name": name, "status": status, "reason": reason, "documents": [outcome_json(o) for o in outcomes]}
-
-
-def _outcomes_of(job: Job, name: str) -> list[IngestOutcome]:
-    """A file's outcomes: one per document; a JSONL file's records are named `file#id` or `file:line`."""
-    return [o for o in job.outcomes if o.source == name or o.source.startswith((f"{name}#", f"{name}:"))]
+    return job_file_json(job, name)
 
 
 def _progress(job: Job) -> dict[str, Any]:
