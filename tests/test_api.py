@@ -18,6 +18,7 @@ from assistant.backends import Backends
 from assistant.errors import BackendUnavailable
 from assistant.present import file_status
 from assistant.records import IngestOutcome, Turn
+from assistant.server import uploads
 from assistant.server.app import create_app
 from assistant.server.auth import COOKIE, session_token
 from assistant.server.health import Readiness
@@ -488,6 +489,28 @@ def test_a_chunked_body_over_the_limit_is_a_413(make_client: Client) -> None:
     assert response.status_code == 413 and error_code(response) == "request_too_large"
 
 
+@pytest.mark.parametrize("route", ["/api/v1/documents", "/uploads"])
+def test_a_disk_that_fails_mid_upload_is_a_503_and_leaves_nothing(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, route: str
+) -> None:
+    """The chat and the API share one upload path: a failed save removes the files already saved."""
+    real_save = uploads.save
+    saved: list[Path] = []
+
+    async def save_then_fail(upload, path: Path, max_bytes: int) -> int:
+        if saved:
+            raise OSError(28, "No space left on device")
+        saved.append(path)
+        return await real_save(upload, path, max_bytes)
+
+    monkeypatch.setattr(uploads, "save", save_then_fail)
+    files = [("files", NOTES_FILE), ("files", ("other.txt", b"other text", "text/plain"))]
+    response = client.post(route, files=files)
+    assert response.status_code == 503 and "No space left on device" in response.text
+    assert saved and not saved[0].exists() and not saved[0].parent.exists()
+    assert client.get("/api/v1/jobs").json()["jobs"] == []
+
+
 def test_an_upload_without_files_is_a_422(client: TestClient) -> None:
     response = client.post("/api/v1/documents", data={"note": "no files"})
     assert response.status_code == 422 and error_code(response) == "invalid_request"
@@ -632,6 +655,19 @@ def test_a_wrong_key_is_not_outvoted_by_a_right_one(make_client: Client, headers
 
 def test_without_a_key_setting_the_api_is_open(client: TestClient) -> None:
     assert client.get("/api/v1/documents").status_code == 200
+
+
+def test_a_page_on_another_site_cannot_upload_through_the_api(client: TestClient) -> None:
+    """A multipart form needs no CORS preflight: without an API key, any site a user visits could
+    otherwise post documents into the corpus through the user's browser."""
+    hostile = {"Origin": "http://evil.example"}
+    response = client.post("/api/v1/documents", files=[("files", NOTES_FILE)], headers=hostile)
+    assert response.status_code == 403 and error_code(response) == "forbidden"
+    assert client.get("/api/v1/jobs").json()["jobs"] == []
+    folder = backends_of(client).settings.data_dir / "uploads"
+    assert not folder.exists() or not list(folder.iterdir())
+    own = {"Origin": str(client.base_url)}
+    assert client.post("/api/v1/documents", files=[("files", NOTES_FILE)], headers=own).status_code == 202
 
 
 def test_unknown_route_and_wrong_method_are_json(client: TestClient) -> None:

@@ -22,6 +22,7 @@ from assistant.records import ParsedDocument, SourceFile
 from assistant.server.app import create_app
 from assistant.server.auth import COOKIE
 from assistant.server.conversations import Conversations, TurnInProgress, new_id
+from assistant.server.jobs import Job
 from assistant.server.views import context_window
 
 NOTES = (
@@ -241,6 +242,12 @@ def test_the_conversation_survives_a_reload_and_a_restart(make_client, tmp_path:
     assert "How many Tajiks work in Russia" in page.split('class="history"')[1]  # listed as an earlier conversation
 
 
+@pytest.mark.parametrize("turn", ["0", "-1", "99999", str(2**63), "9" * 30])
+def test_a_turn_that_does_not_exist_is_a_404(client: TestClient, turn: str) -> None:
+    response = client.get(f"/c/{conversation(client)}/turns/{turn}/events")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "conversation_not_found"
+
+
 def test_a_finished_turn_reconnected_to_sends_only_its_final_html(client: TestClient) -> None:
     cid = conversation(client)
     response = client.post(f"/c/{cid}/ask", data={"question": QUESTION})
@@ -393,6 +400,19 @@ def test_an_upload_shows_each_file_rejected_or_ingested(make_client) -> None:
     done = wait_for_job(made, response.text)
     assert statuses(done) == {"notes.txt": "added", "corrupt.pdf": "failed"}
     assert "Tajik Migration Notes" in made.get("/documents").text
+
+
+def test_the_page_polls_until_the_job_state_has_ended(make_client) -> None:
+    """The worker sets `finished` and then `state`: a poll between the two must not stop polling with
+    the rows still saying "running"."""
+    made = make_client()
+    jobs = made.app.state.jobs
+    job = Job("a1b2c3", ["notes.txt"], state="running", finished=time.time())
+    with jobs._lock:
+        jobs._jobs[job.id] = job
+    rows = made.get(f"/uploads/{job.id}")
+    assert 'hx-trigger="every' in rows.text and "hx-trigger" not in rows.headers
+    assert statuses(rows.text) == {"notes.txt": "running"}
 
 
 def test_uploading_again_is_unchanged_and_a_new_version_replaces(make_client) -> None:

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 
 from assistant import pipeline
-from assistant.errors import DocumentNotFound, TooManyFiles
+from assistant.errors import DocumentNotFound
 from assistant.present import (
     answer_json,
     claim_json,
@@ -27,11 +27,11 @@ from assistant.present import (
     verify_json,
 )
 from assistant.server import schemas, streaming, uploads
-from assistant.server.auth import require_key
+from assistant.server.auth import require_key, same_origin
 from assistant.server.deps import BackendsDep, JobsDep, turns
 from assistant.server.health import health_json
 
-router = APIRouter(dependencies=[Depends(require_key)])
+router = APIRouter(dependencies=[Depends(require_key), Depends(same_origin)])
 
 _STATUS_TEXT = {
     400: "Bad input that the schema cannot catch.",
@@ -151,17 +151,12 @@ async def upload_documents(
     first (type, size, empty, name); a refused file does not stop the others. A file with the name of
     an earlier upload replaces its document; the same bytes again are `unchanged`."""
     settings = request.app.state.settings
-    if len(files) > settings.server.max_upload_files:
-        raise TooManyFiles(f"{len(files)} files in one upload; the limit is {settings.server.max_upload_files}")
-    job_id, folder = jobs.new_folder()
-    accepted, received = await uploads.receive(files, folder, settings.ingest.max_file_bytes)
+    job, received = await uploads.enqueue(jobs, files, settings.server.max_upload_files, settings.ingest.max_file_bytes)
     listed = [item.json() for item in received]
-    if not accepted:
-        jobs.discard(job_id)
+    if job is None:
         first = received[0]
         body = {"error": {"code": first.code, "message": first.reason}, "files": listed}
         return JSONResponse(body, status_code=first.http_status)
-    job = jobs.submit(job_id, accepted)
     response.headers["Location"] = str(request.url_for("get_job", job_id=job.id))
     return {"job": job_json(job), "files": listed}
 

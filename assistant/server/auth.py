@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
 
 from assistant.errors import Unauthorized
 
@@ -61,3 +62,11 @@ def require_key(
     """Route dependency: refuses the request (401) unless it carries the key or the session cookie."""
     if not authorised(request):
         raise Unauthorized("this server needs an API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY`")
+
+
+def same_origin(request: Request) -> None:
+    """Dependency of the chat's writes and of the API: a page on another site must not upload, delete or
+    ask (a multipart form needs no CORS preflight, so without an API key it would reach the API)."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+        raise HTTPException(403, "request from another site refused")

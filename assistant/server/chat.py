@@ -28,10 +28,10 @@ from assistant.errors import AssistantError, InputError, NotFound, QuestionTooLo
 from assistant.present import answer_json, claim_json, source_json
 from assistant.records import Answer, Claim, Source
 from assistant.server import library
-from assistant.server.auth import COOKIE, authorised, session_token
+from assistant.server.auth import COOKIE, authorised, same_origin, session_token
 from assistant.server.conversations import StoredTurn, new_id, valid_id
 from assistant.server.streaming import ask_events
-from assistant.server.views import Views, conversations, is_htmx, require_login, same_origin, views
+from assistant.server.views import Views, conversations, is_htmx, require_login, views
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,7 @@ TurnState = Literal["pending", "done", "failed"]
 MAX_TURNS = 200  # per conversation: a longer one is better started afresh
 TITLE_CHARS = 80
 _ID = re.compile(r"^[0-9a-f]{32}$")
+_MAX_ROWID = 2**63 - 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -113,6 +114,8 @@ class Conversations:
         return [_turn(row) for row in rows]
 
     def turn(self, conversation: str, turn_id: int) -> StoredTurn:
+        if not 0 < turn_id <= _MAX_ROWID:  # SQLite cannot even compare a larger number
+            raise ConversationNotFound(f"no turn {turn_id} in this conversation")
         with self._transaction() as db:
             row = db.execute(
                 "SELECT * FROM turns WHERE conversation = ? AND id = ?", (conversation, turn_id)

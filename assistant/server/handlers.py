@@ -52,6 +52,7 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "request_too_large",

@@ -40,6 +40,11 @@ class Job:
     created: float = field(default_factory=time.time)
     finished: float | None = None
 
+    @property
+    def ended(self) -> bool:
+        """Whether the job is over: its state, which the worker sets last (`finished` is set just before)."""
+        return self.state in ("done", "failed")
+
     def outcomes_of(self, name: str) -> list[IngestOutcome]:
         """The outcomes of one file: its document, or its records (`name#id`) and rejected lines
         (`name:line`) for JSONL. Upload names never hold `#` or `:`, so prefixes cannot collide."""

@@ -17,11 +17,12 @@ from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
 from assistant.components.parse import PARSERS
-from assistant.errors import AssistantError, DocumentNotFound, InputError, TooManyFiles
+from assistant.errors import AssistantError, DocumentNotFound, InputError
 from assistant.present import job_file_json
 from assistant.server import uploads
+from assistant.server.auth import same_origin
 from assistant.server.jobs import IngestJobs, Job
-from assistant.server.views import context_window, is_htmx, require_login, same_origin, views
+from assistant.server.views import context_window, is_htmx, require_login, views
 from assistant.settings import Settings
 
 router = APIRouter(include_in_schema=False)
@@ -45,17 +46,14 @@ async def upload(request: Request, files: Annotated[list[UploadFile] | None, Fil
     """Each file checked (name, type, size, not empty) and saved; the accepted ones become one ingestion job."""
     settings: Settings = request.app.state.settings
     jobs: IngestJobs = request.app.state.jobs
-    if not files:
-        return views(request).error(request, InputError("choose at least one file"))
-    if len(files) > settings.server.max_upload_files:
-        limit = settings.server.max_upload_files
-        return views(request).error(request, TooManyFiles(f"{len(files)} files at once; the limit is {limit}"))
-    job_id, folder = jobs.new_folder()
-    accepted, received = await uploads.receive(files, folder, settings.ingest.max_file_bytes)
+    limits = settings.server.max_upload_files, settings.ingest.max_file_bytes
+    try:
+        if not files:
+            raise InputError("choose at least one file")
+        job, received = await uploads.enqueue(jobs, files, *limits)
+    except AssistantError as error:
+        return views(request).error(request, error)
     rejected = [item.json() for item in received if item.status == "rejected"]
-    job = jobs.submit(job_id, accepted) if accepted else None
-    if job is None:
-        jobs.discard(job_id)
     return views(request).respond("_uploads.html", status=202 if job else 200, rejected=rejected, job=_job_view(job))
 
 
@@ -66,15 +64,14 @@ def upload_status(request: Request, job_id: str) -> HTMLResponse:
         job = request.app.state.jobs.get(job_id)
     except AssistantError as error:
         return views(request).error(request, error)
-    headers = {"HX-Trigger": "documents-changed"} if job.finished is not None else {}
+    headers = {"HX-Trigger": "documents-changed"} if job.ended else {}
     return views(request).respond("_uploads.html", headers=headers, rejected=[], job=_job_view(job))
 
 
 def _job_view(job: Job | None) -> dict[str, Any] | None:
     if job is None:
         return None
-    finished = job.finished is not None
-    return {"id": job.id, "finished": finished, "files": [_file_view(job, name) for name in job.files]}
+    return {"id": job.id, "finished": job.ended, "files": [_file_view(job, name) for name in job.files]}
 
 
 def _file_view(job: Job, name: str) -> dict[str, Any]:

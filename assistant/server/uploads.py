@@ -6,11 +6,21 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from assistant.components.parse import PARSERS
-from assistant.errors import DocumentError, EmptyDocument, FileTooLarge, UnsupportedFileType
+from assistant.errors import (
+    BackendUnavailable,
+    DocumentError,
+    EmptyDocument,
+    FileTooLarge,
+    TooManyFiles,
+    UnsupportedFileType,
+)
 from assistant.records import SourceFile
+
+if TYPE_CHECKING:
+    from assistant.server.jobs import IngestJobs, Job
 
 COPY_BYTES = 1 << 20
 MAX_NAME_CHARS = 120
@@ -37,6 +47,29 @@ class Received:
 
     def json(self) -> dict[str, str | None]:
         return {"name": self.name, "status": self.status, "code": self.code, "reason": self.reason}
+
+
+async def enqueue(
+    jobs: IngestJobs, files: list[Upload], max_files: int, max_bytes: int
+) -> tuple[Job | None, list[Received]]:
+    """What the chat and the API do with an upload: each file checked and saved into a new job's folder,
+    the accepted ones queued as one job (None when every file was refused). Nothing stays on disk
+    unless it was queued, even when saving fails (a full disk is a 503, not a 500)."""
+    if len(files) > max_files:
+        raise TooManyFiles(f"{len(files)} files in one upload; the limit is {max_files}")
+    job_id, folder = jobs.new_folder()
+    try:
+        accepted, received = await receive(files, folder, max_bytes)
+    except OSError as error:
+        jobs.discard(job_id)
+        raise BackendUnavailable(f"cannot store the upload: {error.strerror or error}") from error
+    except BaseException:
+        jobs.discard(job_id)
+        raise
+    if not accepted:
+        jobs.discard(job_id)
+        return None, received
+    return jobs.submit(job_id, accepted), received
 
 
 async def receive(uploads: list[Upload], folder: Path, max_bytes: int) -> tuple[list[SourceFile], list[Received]]:

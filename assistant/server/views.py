@@ -102,13 +102,6 @@ def require_login(request: Request) -> None:
     raise HTTPException(303, "log in first", headers={"Location": target})
 
 
-def same_origin(request: Request) -> None:
-    """Dependency of the chat's writes: a form on another site must not upload, delete or ask."""
-    origin = request.headers.get("origin")
-    if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
-        raise HTTPException(403, "request from another site refused")
-
-
 def context_window(document: ParsedDocument, start: int, end: int, chars: int = CONTEXT_CHARS) -> dict[str, Any]:
     """The quotation `document.text[start:end]` with up to `chars` characters either side, cut at spaces."""
     text = document.text
