@@ -152,6 +152,9 @@ class VerificationSettings(BaseModel):
     )
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost")
+
+
 class ServerSettings(BaseModel):
     """The web chat and the HTTP API (`assistant serve`)."""
 
@@ -165,6 +168,17 @@ class ServerSettings(BaseModel):
     max_upload_files: int = Field(50, ge=1, description="Files accepted in one upload.")
     web_dir: Path = Field(DEFAULT_WEB, description="Folder of the chat's templates and static files.")
     warm_up: bool = Field(True, description="Load the models when the server starts, not on the first question.")
+    allowed_hosts: list[str] | None = Field(
+        None,
+        description="Host names the server answers to (the request's Host header). Default: `127.0.0.1` and "
+        "`localhost` when it listens on 127.0.0.1 or localhost, so a web page cannot reach it by DNS "
+        'rebinding; any host otherwise. `["*"]` allows any.',
+    )
+
+    def trusted_hosts(self) -> list[str]:
+        if self.allowed_hosts is not None:
+            return self.allowed_hosts
+        return list(LOOPBACK_NAMES) if self.host in LOOPBACK_NAMES else ["*"]
 
 
 class Settings(BaseSettings):

@@ -48,7 +48,7 @@ def make_client(tmp_path: Path) -> Iterator[Client]:
 
     def make(**overrides) -> TestClient:
         settings = fast_settings(tmp_path / f"data{len(opened)}", **_merged(overrides))
-        client = TestClient(create_app(settings))
+        client = TestClient(create_app(settings), base_url="http://localhost")
         client.__enter__()
         opened.append(client)
         return client
@@ -732,3 +732,18 @@ FILE_STATUSES = [
 @pytest.mark.parametrize(("state", "outcomes", "error", "expected"), FILE_STATUSES)
 def test_a_files_status_from_its_documents(state: str, outcomes: list, error, expected: tuple) -> None:
     assert file_status(state, outcomes, error) == expected
+
+
+@pytest.mark.parametrize(
+    ("server", "host", "status"),
+    [
+        ({}, "localhost", 200),
+        ({}, "127.0.0.1:8000", 200),
+        ({}, "attacker.example", 400),  # a page whose name was rebound to 127.0.0.1
+        ({"host": "0.0.0.0"}, "assistant.internal", 200),  # listening widely: any name
+        ({"host": "0.0.0.0", "allowed_hosts": ["assistant.internal"]}, "other.example", 400),
+    ],
+)
+def test_the_server_answers_only_to_its_own_host_names(make_client: Client, server, host: str, status: int) -> None:
+    client = make_client(server={"warm_up": False, **server})
+    assert client.get("/api/v1/documents", headers={"Host": host}).status_code == status

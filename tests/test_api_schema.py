@@ -33,7 +33,7 @@ def _backends() -> Backends:
         "generation": {"generator": "extractive", "model": str(FOLDER / "missing.gguf")},
         "verification": {"judge": "overlap"},
         "openai": {"base_url": f"http://127.0.0.1:{_free_port()}/v1", "timeout": 2},
-        "server": {"api_key": KEY, "warm_up": False},
+        "server": {"api_key": KEY, "warm_up": False, "allowed_hosts": ["*"]},  # schemathesis calls it "testserver"
     }
     return Backends(fast_settings(FOLDER / "data", **_merged(overrides)))
 

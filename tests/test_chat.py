@@ -85,7 +85,8 @@ class Clients:
         self.open: list[TestClient] = []
 
     def __call__(self, **overrides) -> TestClient:
-        client = TestClient(create_app(chat_settings(self.data_dir, **overrides)), follow_redirects=False)
+        app = create_app(chat_settings(self.data_dir, **overrides))
+        client = TestClient(app, base_url="http://localhost", follow_redirects=False)
         self.open.append(client.__enter__())
         return client
 

@@ -230,7 +230,7 @@ def test_flagged_sentences_are_listed_after_the_sources(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text(NOTES)
     ingest(backends, tmp_path / "notes.txt")
     scripted(backends, "Some 3 million Tajiks work in Russia [S1]. Some 5 million send money [S1]. Tajiks like tea.")
-    with TestClient(create_app(backends.settings, backends)) as test_client:
+    with TestClient(create_app(backends.settings, backends), base_url="http://localhost") as test_client:
         body = test_client.post("/v1/chat/completions", json={"model": "assistant", "messages": ASK}).json()
     backends.docstore.close()
     content = body["choices"][0]["message"]["content"]

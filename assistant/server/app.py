@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from assistant import __version__
 from assistant.backends import Backends
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.state.readiness = readiness
     handlers.install(app)
     app.add_middleware(BodyLimit, limit=lambda scope: body_limit(settings, scope))
+    # Outermost: a page on another site that rebinds its own name to 127.0.0.1 gets no answer.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.server.trusted_hosts())
     app.include_router(api.router, prefix="/api/v1")
     app.include_router(openai_compat.router, prefix=handlers.OPENAI_PREFIX)
     app.include_router(chat.router)

@@ -211,6 +211,17 @@
     };
   }
 
+  // Why a file was refused: the HTML notice, or the message of a JSON error (the request size limit, a 403).
+  function refusal(xhr, content) {
+    if ((xhr.getResponseHeader("Content-Type") || "").indexOf("application/json") === 0) {
+      try {
+        var error = JSON.parse(xhr.responseText).error;
+        if (error && error.message) return error.message;
+      } catch (ignored) { /* not JSON after all: fall through */ }
+    }
+    return content.textContent.trim() || "the server refused the file (" + xhr.status + ")";
+  }
+
   // One file per request, one at a time: each gets its own progress and its own result.
   function next() {
     if (uploading || !queue.length) return;
@@ -230,7 +241,7 @@
       var content = fromHTML(xhr.responseText);
       var nodes = Array.prototype.slice.call(content.children);
       if (xhr.status >= 400 && !nodes.some(function (n) { return n.matches(".upload-group"); })) {
-        item.row.reject(content.textContent.trim() || "the server refused the file (" + xhr.status + ")");
+        item.row.reject(refusal(xhr, content));
       } else {
         item.row.group.replaceWith(content);
         nodes.forEach(function (node) { htmx.process(node); });
