@@ -11,12 +11,14 @@ AssistantError (500)
 │       ├── CorruptDocument (422)
 │       ├── EncryptedDocument (422)
 │       └── UnreadableEncoding (422)
+├── ClientGone (499)                 the client closed the connection before its answer was ready
 ├── Unauthorized (401)               an API key is set and the request lacks it
 ├── NotFound (404)
 │   ├── DocumentNotFound (404)
 │   ├── JobNotFound (404)
 │   └── ModelNotFound (404)          an OpenAI-compatible request naming a model we do not serve
 ├── BackendUnavailable (503)          a store or model cannot be reached or loaded
+│   └── Busy (503)                     too many answers already running or waiting for the model
 └── ConfigurationError (500)          the installation itself is broken (a prompt template, say)
 """
 
@@ -80,6 +82,11 @@ class UnreadableEncoding(DocumentError):
     code = "unreadable_encoding"
 
 
+class ClientGone(AssistantError):
+    status = 499  # nginx's "client closed request": nobody reads it, the logs do
+    code = "client_closed_request"
+
+
 class Unauthorized(AssistantError):
     status = 401
     code = "unauthorized"
@@ -105,6 +112,10 @@ class ModelNotFound(NotFound):
 class BackendUnavailable(AssistantError):
     status = 503
     code = "backend_unavailable"
+
+
+class Busy(BackendUnavailable):
+    code = "busy"
 
 
 class ConfigurationError(AssistantError):

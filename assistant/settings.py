@@ -166,6 +166,12 @@ class ServerSettings(BaseModel):
         "`X-API-Key: KEY`), and the chat page asks for it once (a login form that sets a cookie).",
     )
     max_upload_files: int = Field(50, ge=1, description="Files accepted in one upload.")
+    max_answers: int = Field(
+        4,
+        ge=1,
+        description="Answers running or waiting for the model at once; one more is refused (503 `busy`) "
+        "rather than queued behind them.",
+    )
     web_dir: Path = Field(DEFAULT_WEB, description="Folder of the chat's templates and static files.")
     warm_up: bool = Field(True, description="Load the models when the server starts, not on the first question.")
     allowed_hosts: list[str] | None = Field(

@@ -4,6 +4,7 @@ embedded Chroma with the hashing embedder; scripted drafts where a test needs a 
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -747,3 +748,15 @@ def test_a_files_status_from_its_documents(state: str, outcomes: list, error, ex
 def test_the_server_answers_only_to_its_own_host_names(make_client: Client, server, host: str, status: int) -> None:
     client = make_client(server={"warm_up": False, **server})
     assert client.get("/api/v1/documents", headers={"Host": host}).status_code == status
+
+
+def test_uploads_a_stopped_server_left_behind_are_removed_at_start(tmp_path: Path, make_client: Client) -> None:
+    data_dir = tmp_path / "data0"  # the folder make_client gives its first app
+    stale, recent = data_dir / "uploads" / "stale-job", data_dir / "uploads" / "recent-job"
+    for folder in (stale, recent):
+        folder.mkdir(parents=True)
+        (folder / "notes.txt").write_text("never ingested")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(stale, (hours_ago, hours_ago))
+    make_client(server={"warm_up": False})
+    assert not stale.exists() and recent.exists()  # a recent one may belong to another running server

@@ -284,6 +284,14 @@ def test_a_bad_question_gets_a_clear_error_and_stores_nothing(
     assert 'class="turn"' not in client.get(f"/c/{cid}").text
 
 
+def test_a_question_past_the_answer_limit_is_told_the_server_is_busy(client: TestClient) -> None:
+    slots = client.app.state.answer_slots
+    slots.taken = slots.limit  # every slot held by answers in progress
+    done = final(ask(client, conversation(client), generator="extractive"))
+    slots.taken = 0
+    assert 'data-state="failed"' in done and "already being written or waiting" in done
+
+
 def test_an_error_while_answering_is_shown_and_kept(client: TestClient) -> None:
     script(client, fail=BackendUnavailable("the model server is down"))
     cid = conversation(client)

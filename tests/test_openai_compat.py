@@ -225,6 +225,39 @@ def test_a_client_that_goes_away_stops_the_model(start_server: Server, path: str
     assert generator.closed.wait(30), "the model kept writing after the client left"
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        pytest.param("/api/v1/ask", {"question": QUESTION}, id="api"),
+        pytest.param("/v1/chat/completions", {"model": "assistant", "messages": ASK}, id="openai"),
+    ],
+)
+def test_a_client_that_gives_up_on_a_whole_answer_stops_the_model(start_server: Server, path: str, body: dict) -> None:
+    url, backends = start_server()
+    generator = EndlessGenerator()
+    backends.generator = lambda name=None: generator
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{url}{path}", json=body, timeout=1)
+    assert generator.closed.wait(30), "the model kept writing after the client left"
+
+
+def test_answers_past_the_limit_are_refused_as_busy(start_server: Server) -> None:
+    url, backends = start_server(server={"max_answers": 1})
+    generator = EndlessGenerator()
+    backends.generator = lambda name=None: generator
+    with httpx.stream("POST", f"{url}/api/v1/ask", json={"question": QUESTION, "stream": True}, timeout=60) as held:
+        lines = held.iter_lines()  # kept: a closed iterator would close the connection, and free the slot
+        next(line for line in lines if "word" in line)  # the one slot is taken
+        refused = httpx.post(f"{url}/api/v1/ask", json={"question": QUESTION}, timeout=60)
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "busy"
+        with pytest.raises(openai.InternalServerError) as raised:
+            client(url).chat.completions.create(model="assistant", messages=ASK)
+        assert raised.value.code == "busy"
+    assert generator.closed.wait(30)
+    scripted(backends, "Some 3 million Tajiks work in Russia [S1].")  # the slot is free again
+    assert httpx.post(f"{url}/api/v1/ask", json={"question": QUESTION}, timeout=60).status_code == 200
+
+
 def test_flagged_sentences_are_listed_after_the_sources(tmp_path: Path) -> None:
     backends = Backends(fast_settings(tmp_path / "data", **_merged({})))
     (tmp_path / "notes.txt").write_text(NOTES)

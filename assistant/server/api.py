@@ -9,7 +9,6 @@ from contextlib import aclosing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse
 
@@ -65,7 +64,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         **errors(400, 413, 503),
     },
 )
-async def ask(body: schemas.AskRequest, backends: BackendsDep) -> Any:
+async def ask(body: schemas.AskRequest, backends: BackendsDep, request: Request) -> Any:
     """Answer a question from the documents: each sentence with verbatim quotes and a verdict.
 
     With `"stream": true` the answer arrives as server-sent events, each `data` a JSON object:
@@ -75,11 +74,12 @@ async def ask(body: schemas.AskRequest, backends: BackendsDep) -> Any:
     An error before the first event is answered with its HTTP status instead."""
     history = turns([(turn.question, turn.answer) for turn in body.history], backends)
     if not body.stream:
-        answer = await run_in_threadpool(
-            pipeline.ask, body.question, backends, generator=body.generator, history=history
+        answer = await streaming.whole_answer(
+            request, body.question, backends, generator=body.generator, history=history
         )
         return answer_json(answer)
-    events = streaming.ask_events(body.question, backends, generator=body.generator, history=history)
+    slots = request.app.state.answer_slots
+    events = streaming.ask_events(body.question, backends, slots=slots, generator=body.generator, history=history)
     opened = await streaming.opening(events)
     return EventSourceResponse(_sse(opened, events), ping=streaming.PING_SECONDS, sep="\n")
 

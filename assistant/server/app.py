@@ -19,6 +19,7 @@ from assistant.server import schemas as api_schemas
 from assistant.server.health import Readiness
 from assistant.server.jobs import IngestJobs
 from assistant.server.limits import BodyLimit, body_limit
+from assistant.server.streaming import AnswerSlots
 from assistant.settings import Settings, get_settings
 
 DESCRIPTION = """Answers questions from your documents with **verbatim quotations**, and flags the
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.state.settings = settings
     app.state.backends = backends
     app.state.readiness = readiness
+    app.state.answer_slots = AnswerSlots(settings.server.max_answers)
     handlers.install(app)
     app.add_middleware(BodyLimit, limit=lambda scope: body_limit(settings, scope))
     # Outermost: a page on another site that rebinds its own name to 127.0.0.1 gets no answer.

@@ -135,7 +135,8 @@ async def _answer(request: Request, turn: StoredTurn) -> AsyncIterator[dict[str,
     store = conversations(request)
     history = store.history(turn.conversation, turn.id)
     progress = AnswerProgress(views(request), turn)
-    events = ask_events(turn.question, request.app.state.backends, generator=turn.generator, history=history)
+    backends, slots = request.app.state.backends, request.app.state.answer_slots
+    events = ask_events(turn.question, backends, slots=slots, generator=turn.generator, history=history)
     async with aclosing(events):
         async for kind, payload in events:
             if isinstance(payload, Answer):

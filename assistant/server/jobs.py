@@ -21,6 +21,7 @@ from assistant.records import IngestOutcome, IngestReport, SourceFile
 
 log = logging.getLogger(__name__)
 JobState = Literal["queued", "running", "done", "failed"]
+STALE_UPLOAD_SECONDS = 3600
 KEPT_JOBS = 200  # finished jobs remembered for polling; older ones are forgotten
 
 
@@ -63,8 +64,19 @@ class IngestJobs:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._queue: queue.Queue[tuple[Job, list[SourceFile]] | None] = queue.Queue()
         self._lock = threading.Lock()
+        self._remove_stale_folders()
         self._worker = threading.Thread(target=self._work, name="ingest-jobs", daemon=True)
         self._worker.start()
+
+    def _remove_stale_folders(self) -> None:
+        """Uploads a stopped or crashed server never ingested. Only old ones: another server may share
+        the data folder, and its folders of the last hour may still be queued."""
+        if not self.folder.is_dir():
+            return
+        cutoff = time.time() - STALE_UPLOAD_SECONDS
+        for path in self.folder.iterdir():
+            if path.is_dir() and path.stat().st_mtime < cutoff:
+                shutil.rmtree(path, ignore_errors=True)
 
     def new_folder(self) -> tuple[str, Path]:
         """An id and an empty folder for the files of a job about to be submitted."""

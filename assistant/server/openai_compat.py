@@ -11,11 +11,9 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
 
-from fastapi import APIRouter, Depends
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Request
 from sse_starlette import EventSourceResponse
 
-from assistant import pipeline
 from assistant.errors import AssistantError, InputError, ModelNotFound
 from assistant.present import answer_appendix, answer_json, without_appendix
 from assistant.records import Answer
@@ -86,7 +84,7 @@ def _generator(model: str) -> str | None:
         **errors(400, 404, 413, 503),
     },
 )
-async def chat_completions(body: schemas.ChatRequest, backends: BackendsDep) -> Any:
+async def chat_completions(body: schemas.ChatRequest, backends: BackendsDep, request: Request) -> Any:
     """Answer the last user message from the documents, as an OpenAI chat completion. The message
     content is the answer with `[S1]` markers, then `Sources:` (each marker's document, page and
     verbatim quote) and the sentences the sources do not support; the structured claims, citations and
@@ -96,9 +94,10 @@ async def chat_completions(body: schemas.ChatRequest, backends: BackendsDep) -> 
     history_turns = turns(history, backends)
     reply = _Reply(body.model)
     if not body.stream:
-        answer = await run_in_threadpool(pipeline.ask, question, backends, generator=generator, history=history_turns)
+        answer = await streaming.whole_answer(request, question, backends, generator=generator, history=history_turns)
         return reply.completion(answer)
-    events = streaming.ask_events(question, backends, generator=generator, history=history_turns)
+    slots = request.app.state.answer_slots
+    events = streaming.ask_events(question, backends, slots=slots, generator=generator, history=history_turns)
     opened = await streaming.opening(events, until=("token",))  # a model that fails to start: a status
     return EventSourceResponse(reply.chunks(opened, events), ping=streaming.PING_SECONDS, sep="\n")
 

@@ -1,17 +1,21 @@
 """Answers as an async stream of pipeline events: the pipeline runs in a worker thread, its events
-cross to the event loop through a queue, and a client that goes away stops the generation."""
+cross to the event loop through a queue, and a client that goes away stops the generation. A fixed
+number of answers may run or wait for the model at once; one more is refused at once (`Busy`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Sequence
+from contextlib import aclosing, contextmanager
+
+from fastapi import Request
 
 from assistant import pipeline
 from assistant.backends import Backends
-from assistant.errors import AssistantError
-from assistant.records import Turn
+from assistant.errors import AssistantError, Busy, ClientGone
+from assistant.records import Answer, Turn
 
 log = logging.getLogger(__name__)
 PING_SECONDS = 15  # an SSE comment this often, so proxies keep a stream open while a model loads
@@ -21,12 +25,39 @@ class _Cancelled(Exception):
     """Raised inside the pipeline's event callback once the listener has gone."""
 
 
+class AnswerSlots:
+    """How many answers may run or wait for the one model at once: past that, waiting would only hold
+    a thread and a connection while the model works through the queue, so the request is refused."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.taken = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        with self._lock:
+            if self.taken >= self.limit:
+                raise Busy(f"{self.taken} answers are already being written or waiting; try again shortly")
+            self.taken += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.taken -= 1
+
+
 async def ask_events(
-    question: str, backends: Backends, *, generator: str | None = None, history: Sequence[Turn] = ()
+    question: str,
+    backends: Backends,
+    *,
+    slots: AnswerSlots,
+    generator: str | None = None,
+    history: Sequence[Turn] = (),
 ) -> AsyncIterator[tuple[str, object]]:
     """Yields the pipeline's events ("question", "sources", "token", "claim"), then ("answer", Answer),
-    or ("error", AssistantError) when it fails. Leaving the loop early cancels the answer: the model
-    stops at its next token."""
+    or ("error", AssistantError) when it fails (`Busy` first of all when every slot is taken). Leaving
+    the loop early cancels the answer: the model stops at its next token."""
     loop = asyncio.get_running_loop()
     events: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
     cancelled = threading.Event()
@@ -41,7 +72,9 @@ async def ask_events(
 
     def run() -> None:
         try:
-            put("answer", pipeline.ask(question, backends, generator=generator, history=history, on_event=on_event))
+            with slots.slot():
+                answer = pipeline.ask(question, backends, generator=generator, history=history, on_event=on_event)
+            put("answer", answer)
         except _Cancelled:
             pass
         except AssistantError as error:
@@ -86,3 +119,25 @@ async def chained(
         yield event
     async for event in events:
         yield event
+
+
+async def whole_answer(
+    request: Request,
+    question: str,
+    backends: Backends,
+    *,
+    generator: str | None = None,
+    history: Sequence[Turn] = (),
+) -> Answer:
+    """The answer, unstreamed; a client that closes the connection meanwhile stops it like a stream."""
+    slots: AnswerSlots = request.app.state.answer_slots
+    events = ask_events(question, backends, slots=slots, generator=generator, history=history)
+    async with aclosing(events):
+        async for kind, payload in events:
+            if isinstance(payload, Answer):
+                return payload
+            if isinstance(payload, AssistantError):
+                raise payload
+            if await request.is_disconnected():
+                raise ClientGone("the client closed the connection")
+    raise AssistantError("the answer ended without a result")
