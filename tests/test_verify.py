@@ -7,7 +7,7 @@ from unittest.mock import ANY
 
 import pytest
 
-from assistant.components.cite import split_claims
+from assistant.components.cite import sentence_spans, split_claims
 from assistant.components.embed import HashingEmbedder
 from assistant.components.judge import OverlapJudge
 from assistant.components.verify import Verifier
@@ -273,3 +273,23 @@ def test_an_elided_quotation_is_judged_not_taken_as_verbatim() -> None:
     claim = check('The article says "Some 3 million Tajiks ... labour migrants" [S1].', judge)
     assert claim.citations[0].quote == "Some 3 million Tajiks work in Russia as labour migrants"
     assert claim.judgement.judge == "fake" and claim.verdict == "unsupported"
+
+
+class CountingEmbedder(HashingEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedded: list[str] = []
+
+    def embed_documents(self, texts: list[str]):
+        self.embedded.extend(texts)
+        return super().embed_documents(texts)
+
+
+def test_each_passage_is_split_and_embedded_once_for_all_the_sentences_citing_it() -> None:
+    embedder = CountingEmbedder()
+    checker = Verifier(embedder, OverlapJudge(), DOCUMENTS.get)
+    draft = "Some 3 million Tajiks work in Russia [S1]. They send money home [S1][S2]. Around 200 fought in Syria [S2]."
+    claims = [checker.check(claim, SOURCES) for claim in split_claims(draft, set(SOURCES))]
+    assert [claim.verdict for claim in claims] == ["supported", "supported", "supported"]
+    passage_sentences = sum(len(sentence_spans(source.hit.chunk.text)) for source in SOURCES.values())
+    assert len(embedder.embedded) == passage_sentences

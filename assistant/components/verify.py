@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from assistant.components.judge import Judge, strip_attribution
 from assistant.records import Citation, Claim, Judgement, ParsedDocument, Reason, Source
 
 JUDGE_SENTENCE_CHARS = 400
+PASSAGES_CACHED = 64
 # Fails any statement. On claims.jsonl a missing number as a veto kept balanced accuracy (0.732 ->
 # 0.736) while a missing name as a veto cost 0.05, as names are often worded differently.
 ALWAYS_DECISIVE = frozenset({"number_not_in_source"})
@@ -48,6 +50,8 @@ class Verifier:
         self.judge = judge
         self.documents = documents
         self.evidence_sentences = evidence_sentences
+        # The sentences of a passage and their vectors: an answer's sentences cite the same few passages.
+        self._sentences = lru_cache(maxsize=PASSAGES_CACHED)(self._embedded_sentences)
 
     def check(self, claim: Claim, sources: dict[str, Source], *, own_answer: bool = True) -> Claim:
         """Fill the claim's citations, reasons and verdict (in place) and return it.
@@ -95,17 +99,21 @@ class Verifier:
     def select_evidence(self, claim: str, cited: list[Source], every_source: bool = True) -> list[Evidence]:
         """The sentences of the cited passages closest in meaning to the claim, in reading order;
         with `every_source`, each cited passage contributes at least its best sentence."""
-        candidates = [(source, start, end) for source in cited for start, end in sentence_spans(source.hit.chunk.text)]
+        embedded = [self._sentences(source.hit.chunk.text) for source in cited]
+        candidates = [(source, start, end) for source, (spans, _) in zip(cited, embedded) for start, end in spans]
         if not candidates:
             return []
-        texts = [source.hit.chunk.text[start:end] for source, start, end in candidates]
-        vectors = self.embedder.embed_documents(texts)
+        vectors = np.concatenate([vectors for spans, vectors in embedded if spans])
         similarity = vectors @ self.embedder.embed_query(claim)
         chosen = set(np.argsort(-similarity)[: self.evidence_sentences].tolist())
         for source in cited if every_source else []:
             own = [i for i, (s, _, _) in enumerate(candidates) if s is source]
             chosen.add(max(own, key=lambda i: similarity[i]))
         return [_evidence(candidates[i], float(similarity[i])) for i in sorted(chosen)]
+
+    def _embedded_sentences(self, passage: str) -> tuple[tuple[tuple[int, int], ...], np.ndarray | None]:
+        spans = tuple(sentence_spans(passage))
+        return spans, self.embedder.embed_documents([passage[start:end] for start, end in spans]) if spans else None
 
     def _citations(
         self, claim: Claim, cited: list[Source], evidence: list[Evidence]
