@@ -221,10 +221,11 @@ def search(question: str, backends: Backends, k: int | None = None) -> list[Hit]
     "The Hegemon's 'K-Device': Tajiks in the crosshairs"
     """
     settings = backends.settings.retrieval
-    return backends.retriever.search(_checked(question, settings.max_question_chars), k or settings.top_k)
+    return backends.retriever.search(checked(question, settings.max_question_chars), k or settings.top_k)
 
 
-def _checked(text: str, limit: int, what: str = "question") -> str:
+def checked(text: str, limit: int, what: str = "question") -> str:
+    """The text stripped; empty or over the limit is refused with a clear error."""
     text = text.strip()
     if not text:
         raise InputError(f"the {what} is empty")
@@ -249,15 +250,16 @@ def ask(
     ('supported', 'The Russian Federation has allegedly around 3 million Tajiks working as labour migrants.')
     """
     started = time.perf_counter()
-    question = _checked(question, backends.settings.retrieval.max_question_chars)
+    limit = backends.settings.retrieval.max_question_chars
+    question = checked(question, limit)
     chosen, notes = _generator(backends, generator)
     timings = Timings()
     standalone = question
     limits = backends.settings.generation
     if history and limits.history_turns:
         rewriting = time.perf_counter()
-        rewritten = backends.rewriter(chosen).rewrite(question, list(history)[-limits.history_turns :])
-        if len(rewritten) <= backends.settings.retrieval.max_question_chars:
+        rewritten = backends.rewriter(chosen).rewrite(question, _recent(history, limits.history_turns, limit))
+        if len(rewritten) <= limit:
             standalone = rewritten
         timings.rewrite = time.perf_counter() - rewriting
         if standalone != question:
@@ -283,6 +285,12 @@ def ask(
     timings.verification = time.perf_counter() - verify_started
     timings.total = time.perf_counter() - started
     return answer
+
+
+def _recent(history: Sequence[Turn], turns: int, limit: int) -> list[Turn]:
+    """The last turns a follow-up is rewritten with; an earlier question over the limit is cut, not
+    refused: it is context now, not the question."""
+    return [Turn(turn.question[:limit], turn.answer) for turn in list(history)[-turns:]]
 
 
 def _generator(backends: Backends, name: str | None) -> tuple[Generator, list[str]]:
@@ -337,11 +345,11 @@ def verify(statement: str, backends: Backends, *, evidence: str | None = None, k
     >>> verify("Most Tajik migrants work in Russia.", Backends(get_settings())).verdict
     'supported'
     """
-    statement = _checked(statement, backends.settings.retrieval.max_question_chars, "statement")
+    statement = checked(statement, backends.settings.retrieval.max_question_chars, "statement")
     if evidence is None:
         sources = [Source(f"S{rank}", hit) for rank, hit in enumerate(search(statement, backends, k), start=1)]
     else:
-        _checked(evidence, backends.settings.ingest.max_file_bytes, "evidence")
+        checked(evidence, backends.settings.ingest.max_file_bytes, "evidence")
         sources = [Source("S1", _evidence_hit(evidence))]  # unstripped: offsets count from its first character
     claim = Claim(text=statement, keys=[source.key for source in sources])
     if not sources:  # an empty corpus

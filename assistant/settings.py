@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
 DEFAULT_WEB = Path(__file__).resolve().parents[1] / "web"
 
+GeneratorName = Literal["local", "openai", "extractive"]
+
 # Bump when parsing or chunking changes the text that gets embedded: it renames the index.
 PARSER_VERSION = 3
 
@@ -81,7 +83,7 @@ class RetrievalSettings(BaseModel):
 class GenerationSettings(BaseModel):
     """Which generator writes answers, and how much it may read and write."""
 
-    generator: Literal["local", "openai", "extractive"] = Field(
+    generator: GeneratorName = Field(
         "local",
         description="`local`: a GGUF model in-process (llama-cpp-python); `openai`: an OpenAI-compatible "
         "endpoint; `extractive`: no model, quotes the best source sentences.",

@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from assistant.errors import BackendUnavailable
@@ -107,7 +107,7 @@ class DocStore:
     def commit(self, planned: list[PlannedDocument]) -> None:
         """Add new document versions with their chunks, point their keys at them, and drop the
         versions no key points at any more, all or nothing."""
-        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._transaction():
             for item in planned:
                 self._commit_one(item, now)
@@ -176,6 +176,9 @@ class DocStore:
             return None
         pages = tuple(Page(*page) for page in json.loads(row[5]))
         return ParsedDocument(*row[:5], pages=pages, metadata=json.loads(row[6]))
+
+    def count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
 
     def list_documents(self) -> list[DocumentInfo]:
         query = (

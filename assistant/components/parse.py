@@ -27,6 +27,7 @@ TITLE_MAX_CHARS = 150
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffd]")
 _SPACES = re.compile(r"[ \t\u00a0]+")
+Parser = Callable[[SourceFile, bytes], ParsedFile]
 _BLANK_LINES = re.compile(r"\n{3,}")
 _TAG = re.compile(r"<[^>]*>")
 _MATH_IMAGE = re.compile(r"<img\b[^>]*?mwe-math-fallback-image[^>]*?\balt=\"([^\"]*)\"[^>]*>", re.IGNORECASE)
@@ -37,12 +38,19 @@ def parse(source: SourceFile, *, max_bytes: int) -> ParsedFile:
 
     >>> parse(SourceFile.from_path(Path("corpus/article.txt")), max_bytes=50_000_000).documents[0].title
     """
-    parser = PARSERS.get(source.path.suffix.lower())
-    if parser is None:
-        known = " ".join(sorted(PARSERS))
-        raise UnsupportedFileType(f"unsupported file type {source.path.suffix or '(none)'!r}; supported: {known}")
+    parser = parser_for(source.path.name)
     data = _read(source.path, max_bytes)
     return parser(source, data)
+
+
+def parser_for(name: str) -> Parser:
+    """The parser of a file name's type; an unknown type is refused before any byte is read."""
+    suffix = Path(name).suffix
+    parser = PARSERS.get(suffix.lower())
+    if parser is None:
+        known = " ".join(sorted(PARSERS))
+        raise UnsupportedFileType(f"unsupported file type {suffix or '(none)'!r}; supported: {known}")
+    return parser
 
 
 def _read(path: Path, max_bytes: int) -> bytes:
@@ -278,7 +286,7 @@ def _record_document(source: SourceFile, line: str, seen: set[str]) -> ParsedDoc
     )
 
 
-PARSERS: dict[str, Callable[[SourceFile, bytes], ParsedFile]] = {
+PARSERS: dict[str, Parser] = {
     ".txt": parse_text,
     ".md": parse_markdown,
     ".markdown": parse_markdown,

@@ -25,9 +25,10 @@ from assistant.present import (
     source_json,
     verify_json,
 )
+from assistant.records import Turn
 from assistant.server import schemas, streaming, uploads
 from assistant.server.auth import require_key, same_origin
-from assistant.server.deps import BackendsDep, JobsDep, turns
+from assistant.server.deps import BackendsDep, JobsDep
 from assistant.server.health import health_json
 
 router = APIRouter(dependencies=[Depends(require_key), Depends(same_origin)])
@@ -72,7 +73,7 @@ async def ask(body: schemas.AskRequest, backends: BackendsDep, request: Request)
     at once), `token` (`{"text"}`), `claim` (`{"index", ...claim}`: each sentence as it is verified),
     then `answer` (the whole answer, as without streaming) or `error` (`{"error": {"code", "message"}}`).
     An error before the first event is answered with its HTTP status instead."""
-    history = turns([(turn.question, turn.answer) for turn in body.history], backends)
+    history = [Turn(turn.question, turn.answer) for turn in body.history]
     if not body.stream:
         answer = await streaming.whole_answer(
             request, body.question, backends, generator=body.generator, history=history
@@ -121,7 +122,7 @@ def verify(body: schemas.VerifyRequest, backends: BackendsDep) -> dict[str, Any]
     """Check a statement against the stored documents (or against the `evidence` given): `supported`,
     or `unsupported` with reasons, and the verbatim quotes it was checked against."""
     claim = pipeline.verify(body.statement, backends, evidence=body.evidence, k=body.k)
-    return {key: value for key, value in verify_json(claim).items() if key != "id"}
+    return verify_json(claim)  # the response model leaves out the batch record's `id`
 
 
 @router.post(

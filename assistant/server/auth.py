@@ -24,12 +24,6 @@ def session_token(key: str) -> str:
     return hmac.new(key.encode(), b"assistant chat session", hashlib.sha256).hexdigest()
 
 
-def presented(request: Request) -> str | None:
-    """The key a request carries: `Authorization: Bearer KEY` or `X-API-Key: KEY`."""
-    keys = offered(request)
-    return keys[0] if keys else None
-
-
 def offered(request: Request) -> list[str]:
     """Every key the request carries: the Bearer token (an `Authorization` header of any other form is
     offered whole, so it never matches) and each `X-API-Key` header."""

@@ -74,7 +74,7 @@ def _store(backends: Backends) -> tuple[dict[str, Any], int | None, int | None]:
     url = backends.settings.store.chroma_url
     component = {"name": "chroma", "model": None, "detail": url or "embedded"}
     try:
-        documents = len(backends.docstore.list_documents())
+        documents = backends.docstore.count()
         chunks = backends.store.vectors.count()
     except AssistantError as error:
         return {**component, "state": "unavailable", "detail": error.message}, None, None

@@ -16,11 +16,11 @@ from sse_starlette import EventSourceResponse
 
 from assistant.errors import AssistantError, InputError, ModelNotFound
 from assistant.present import answer_appendix, answer_json, without_appendix
-from assistant.records import Answer
+from assistant.records import Answer, Turn
 from assistant.server import openai_schemas as schemas
 from assistant.server import streaming
 from assistant.server.auth import require_key
-from assistant.server.deps import BackendsDep, turns
+from assistant.server.deps import BackendsDep
 
 router = APIRouter(dependencies=[Depends(require_key)], tags=["OpenAI-compatible"])
 # Model name -> generator (None: the `generation.generator` setting).
@@ -91,7 +91,7 @@ async def chat_completions(body: schemas.ChatRequest, backends: BackendsDep, req
     verdicts are in the extra top-level `assistant` field (in a stream: in the last chunk)."""
     generator = _generator(body.model)
     question, history = _conversation(body.messages)
-    history_turns = turns(history, backends)
+    history_turns = [Turn(asked, answered) for asked, answered in history]
     reply = _Reply(body.model)
     if not body.stream:
         answer = await streaming.whole_answer(request, question, backends, generator=generator, history=history_turns)

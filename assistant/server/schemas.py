@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from assistant.records import IngestStatus, ReasonCode, Verdict
+from assistant.settings import GeneratorName
 
-GeneratorName = Literal["local", "openai", "extractive"]
 QUESTION = "How many Tajik migrants work in Russia?"
 QUOTE = "The Russian Federation has allegedly around 3 million Tajiks working as labour migrants."
 TITLE = "The Hegemon's 'K-Device': Tajiks in the crosshairs"
@@ -39,8 +39,6 @@ class TurnIn(Strict):
 
 class AskRequest(Strict):
     model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
         json_schema_extra={
             "examples": [
                 {"question": QUESTION},
@@ -71,9 +69,7 @@ class AskRequest(Strict):
 
 
 class SearchRequest(Strict):
-    model_config = ConfigDict(
-        extra="forbid", strict=True, json_schema_extra={"examples": [{"question": QUESTION, "k": 3}]}
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [{"question": QUESTION, "k": 3}]})
 
     question: Text = Field(description="What to search for.")
     k: int | None = Field(None, ge=1, le=100, description="Passages to return; default: `retrieval.top_k`.")
@@ -81,8 +77,6 @@ class SearchRequest(Strict):
 
 class VerifyRequest(Strict):
     model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
         json_schema_extra={
             "examples": [
                 {"statement": "Most Tajik migrants work in Russia."},

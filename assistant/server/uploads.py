@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from assistant.components.parse import PARSERS
+from assistant.components.parse import parser_for
 from assistant.errors import (
     BackendUnavailable,
     DocumentError,
     EmptyDocument,
     FileTooLarge,
     TooManyFiles,
-    UnsupportedFileType,
 )
 from assistant.records import SourceFile
 
@@ -82,7 +81,7 @@ async def receive(uploads: list[Upload], folder: Path, max_bytes: int) -> tuple[
         try:
             if any(result.name == name for result in results):
                 raise DocumentError(f"another file in this upload is also named {name!r}")
-            check_type(name)
+            parser_for(name)  # an unknown type is refused before any byte is stored
             await save(upload, folder / name, max_bytes)
         except DocumentError as error:
             results.append(Received(name, "rejected", error.code, error.message, error.status))
@@ -108,14 +107,6 @@ def safe_filename(name: str | None) -> str:
     else:
         name = name[:MAX_NAME_CHARS]
     return name or "upload"
-
-
-def check_type(name: str) -> None:
-    """Refuse a file whose type no parser reads, before any byte is stored."""
-    suffix = Path(name).suffix.lower()
-    if suffix not in PARSERS:
-        known = " ".join(sorted(PARSERS))
-        raise UnsupportedFileType(f"unsupported file type {suffix or '(none)'!r}; supported: {known}")
 
 
 async def save(upload: Readable, path: Path, max_bytes: int) -> int:
