@@ -93,10 +93,7 @@ class Backends:
 
     def generator(self, name: str | None = None) -> Generator:
         """The generator `name` (default: the `generation.generator` setting)."""
-        name = name or self.settings.generation.generator
-        if name not in GENERATORS:
-            raise InputError(f"unknown generator {name!r}; choose one of {', '.join(GENERATORS)}")
-        return GENERATORS[name](self)
+        return GENERATORS[check_generator(name or self.settings.generation.generator)](self)
 
     def rewriter(self, generator: Generator) -> Rewriter:
         """Rewrites follow-up questions with the generator's own model; no model: joins the words."""
@@ -136,3 +133,10 @@ GENERATORS: dict[str, Callable[[Backends], Generator]] = {
     "openai": lambda b: _chat_generator(b, b.openai_chat),
     "extractive": lambda b: ExtractiveGenerator(b.embedder),
 }
+
+
+def check_generator(name: str | None) -> str | None:
+    """`name` when it is a generator (None: the setting's), else a clear error; builds nothing."""
+    if name is not None and name not in GENERATORS:
+        raise InputError(f"unknown generator {name!r}; choose one of {', '.join(GENERATORS)}")
+    return name

@@ -327,8 +327,7 @@ def _draft(
 
 def _verify_claims(answer: Answer, backends: Backends, on_event: Events) -> None:
     by_key = {source.key: source for source in answer.sources}
-    not_found = NOT_FOUND.lower().rstrip(".")
-    answer.claims = [c for c in split_claims(answer.text, set(by_key)) if c.text.lower().rstrip(".") != not_found]
+    answer.claims = checkable_claims(answer.text, set(by_key))
     if not answer.claims:  # an empty draft, or nothing but markers
         answer.answered = False
         answer.notes.append("the model wrote no sentence to check")
@@ -337,6 +336,11 @@ def _verify_claims(answer: Answer, backends: Backends, on_event: Events) -> None
         on_event("claim", backends.verifier.check(claim, by_key))
     if backends.judge_note:
         answer.notes.append(backends.judge_note)
+
+
+def checkable_claims(draft: str, keys: set[str]) -> list[Claim]:
+    """The draft's sentences that get a verdict, in order: all but a not-found sentence."""
+    return [claim for claim in split_claims(draft, keys) if not is_not_found(claim.text)]
 
 
 def verify(statement: str, backends: Backends, *, evidence: str | None = None, k: int | None = None) -> Claim:

@@ -217,6 +217,13 @@ def test_sentences_are_marked_one_by_one_while_they_are_checked(client: TestClie
     assert "(3 of 3)" in checking[-1] and "unchecked" not in checking[-1]
 
 
+def test_the_checking_count_leaves_out_a_not_found_sentence_as_the_verdicts_do(client: TestClient) -> None:
+    script(client, f"{NOT_FOUND} Some 3 million Tajiks work in Russia [S1].")
+    bodies = [data for name, data in ask(client, conversation(client)) if name == "body"]
+    (checking,) = [body for body in bodies if "Checking each sentence" in body]
+    assert "(1 of 1)" in checking and "unchecked" not in checking
+
+
 def test_a_follow_up_is_rewritten_with_the_conversation(client: TestClient) -> None:
     cid = conversation(client)
     generator = script(client, "Some 3 million Tajiks work in Russia [S1].")
@@ -269,8 +276,8 @@ def test_one_question_at_a_time_per_conversation(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("question", "generator", "status", "message"),
     [
-        ("   ", "", 400, "type a question first"),
-        ("why? " * 20_000, "", 413, "the limit is 2,000"),
+        ("   ", "", 400, "the question is empty"),
+        ("why? " * 20_000, "", 413, "the limit is 2000"),
         (QUESTION, "oracle", 400, "unknown generator"),
     ],
     ids=["empty", "100-KB", "unknown-generator"],

@@ -16,10 +16,12 @@ from assistant import __version__
 from assistant.backends import Backends
 from assistant.server import api, chat, handlers, openai_compat, openai_schemas
 from assistant.server import schemas as api_schemas
+from assistant.server.conversations import Conversations
 from assistant.server.health import Readiness
 from assistant.server.jobs import IngestJobs
 from assistant.server.limits import BodyLimit, body_limit
 from assistant.server.streaming import AnswerSlots
+from assistant.server.views import Views
 from assistant.settings import Settings, get_settings
 
 DESCRIPTION = """Answers questions from your documents with **verbatim quotations**, and flags the
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backends.prompts  # noqa: B018 - a broken template stops the server at start, not mid-answer
         app.state.jobs = IngestJobs(backends, settings.data_dir / "uploads")
+        app.state.conversations = Conversations(settings.data_dir / "conversations.sqlite3")
         if settings.server.warm_up:
             readiness.start_warm_up(backends)
         yield
@@ -56,6 +59,8 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.state.backends = backends
     app.state.readiness = readiness
     app.state.answer_slots = AnswerSlots(settings.server.max_answers)
+    app.state.views = Views(settings.server.web_dir / "templates")
+    app.state.answering = set()  # ids of the chat turns a connection is answering
     handlers.install(app)
     app.add_middleware(BodyLimit, limit=lambda scope: body_limit(settings, scope))
     # Outermost: a page on another site that rebinds its own name to 127.0.0.1 gets no answer.

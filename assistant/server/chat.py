@@ -22,23 +22,21 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sse_starlette import EventSourceResponse
 
-from assistant.backends import GENERATORS
-from assistant.components.cite import split_claims
-from assistant.errors import AssistantError, InputError, NotFound, QuestionTooLong
+from assistant import pipeline
+from assistant.backends import check_generator
+from assistant.errors import AssistantError, NotFound
 from assistant.present import answer_json, claim_json, source_json
 from assistant.records import Answer, Claim, Source
 from assistant.server import library
 from assistant.server.auth import COOKIE, authorised, same_origin, session_token
 from assistant.server.conversations import StoredTurn, new_id, valid_id
-from assistant.server.streaming import ask_events
-from assistant.server.views import Views, conversations, is_htmx, require_login, views
+from assistant.server.streaming import PING_SECONDS, ask_events
+from assistant.server.views import GENERATOR_LABELS, Page, Views, Write, conversations, is_htmx, views
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 router.include_router(library.router)
-Page = [Depends(require_login)]
-Write = [Depends(require_login), Depends(same_origin)]
 SESSION_DAYS = 30
 WAIT_SECONDS = 0.5  # between looks at a turn another connection is answering
 
@@ -79,8 +77,8 @@ def ask(
         if not valid_id(conversation):
             raise NotFound("no such conversation")
         settings: Settings = request.app.state.settings
-        text = checked_question(question, settings.retrieval.max_question_chars)
-        turn = conversations(request).ask(conversation, text, checked_generator(generator))
+        text = pipeline.checked(question, settings.retrieval.max_question_chars)
+        turn = conversations(request).ask(conversation, text, check_generator(generator or None))
     except AssistantError as error:
         return page.error(request, error, target="#ask-error")
     return page.respond("_turn.html", turn=turn)
@@ -99,11 +97,11 @@ def delete_conversation(request: Request, conversation: str) -> RedirectResponse
 async def turn_events(request: Request, conversation: str, turn_id: int) -> EventSourceResponse:
     """The answer to a pending turn as it is written; a finished turn's final HTML at once (a reconnect)."""
     turn = conversations(request).turn(conversation, turn_id)
-    return EventSourceResponse(_turn_stream(request, turn), ping=15)
+    return EventSourceResponse(_turn_stream(request, turn), ping=PING_SECONDS)
 
 
 async def _turn_stream(request: Request, turn: StoredTurn) -> AsyncIterator[dict[str, str]]:
-    running: set[int] = _running(request)
+    running: set[int] = request.app.state.answering  # turns being answered by some connection
     store = conversations(request)
     while turn.state == "pending" and turn.id in running:  # a second tab, or a reload mid-answer
         await asyncio.sleep(WAIT_SECONDS)
@@ -123,17 +121,10 @@ async def _turn_stream(request: Request, turn: StoredTurn) -> AsyncIterator[dict
     yield {"event": "done", "data": views(request).render("_turn.html", turn=turn)}
 
 
-def _running(request: Request) -> set[int]:
-    state = request.app.state
-    if getattr(state, "answering", None) is None:
-        state.answering = set()
-    return state.answering
-
-
 async def _answer(request: Request, turn: StoredTurn) -> AsyncIterator[dict[str, str]]:
     """Run the pipeline for the turn, rendering each event; the answer (or error) is stored at the end."""
     store = conversations(request)
-    history = store.history(turn.conversation, turn.id)
+    history = store.history(turn.conversation, turn.id, request.app.state.settings.generation.history_turns)
     progress = AnswerProgress(views(request), turn)
     backends, slots = request.app.state.backends, request.app.state.answer_slots
     events = ask_events(turn.question, backends, slots=slots, generator=turn.generator, history=history)
@@ -155,6 +146,7 @@ class AnswerProgress:
         self.turn = turn
         self.draft = ""
         self.keys: set[str] = set()
+        self.claims: list[str] | None = None  # the draft's sentences, once it is complete
         self.checked: list[dict[str, Any]] = []
 
     def update(self, kind: str, payload: object) -> dict[str, str] | None:
@@ -163,13 +155,15 @@ class AnswerProgress:
         if kind == "sources" and isinstance(payload, list):
             self.keys = {source.key for source in payload if isinstance(source, Source)}
             sources = [source_json(source) for source in payload]
-            return self._event("sources", "_sources.html", sources=sources, open=True)
+            return self._event("sources", "_sources.html", sources=sources)
         if kind == "token" and isinstance(payload, str):
             self.draft += payload
             return self._event("body", "_draft.html", draft=self.draft)
         if kind == "claim" and isinstance(payload, Claim):
+            if self.claims is None:  # the first check: the draft is complete
+                self.claims = [claim.text for claim in pipeline.checkable_claims(self.draft, self.keys)]
             self.checked.append(claim_json(payload))
-            unchecked = [claim.text for claim in split_claims(self.draft, self.keys)[len(self.checked) :]]
+            unchecked = self.claims[len(self.checked) :]
             return self._event("body", "_checking.html", turn=self.turn, checked=self.checked, unchecked=unchecked)
         return None
 
@@ -177,32 +171,15 @@ class AnswerProgress:
         return {"event": name, "data": self.page.render(template, **context)}
 
 
-def checked_question(question: str, limit: int) -> str:
-    question = question.strip()
-    if not question:
-        raise InputError("type a question first")
-    if len(question) > limit:
-        raise QuestionTooLong(f"the question is {len(question):,} characters; the limit is {limit:,}")
-    return question
-
-
-def checked_generator(name: str) -> str | None:
-    """A generator the form offered; empty means the server's default."""
-    if not name:
-        return None
-    if name not in GENERATORS:
-        raise InputError(f"unknown generator {name!r}; choose one of {', '.join(GENERATORS)}")
-    return name
-
-
 def generator_choices(settings: Settings) -> list[tuple[str, str]]:
     """(name, label) of the generators the page offers: the configured one first, then quotes only."""
     generation = settings.generation
-    described = {
-        "local": f"Local model ({generation.model.removeprefix('packaged:')})",
-        "openai": f"OpenAI-compatible ({settings.openai.model})",
-        "extractive": "Quotes only (no model)",
+    models = {
+        "local": generation.model.removeprefix("packaged:"),
+        "openai": settings.openai.model,
+        "extractive": "no model",
     }
+    described = {name: f"{label} ({models[name]})" for name, label in GENERATOR_LABELS.items()}
     names = dict.fromkeys([generation.generator, "extractive"])
     return [(name, described[name]) for name in names]
 

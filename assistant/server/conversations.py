@@ -56,12 +56,6 @@ class StoredTurn:
     error: dict[str, Any] | None
     created: str
 
-    def as_history(self) -> Turn | None:
-        """What a follow-up is rewritten with; None for a turn that has no answer."""
-        if self.state != "done" or self.answer is None:
-            return None
-        return Turn(self.question, str(self.answer.get("answer", "")))
-
 
 @dataclass(frozen=True, slots=True)
 class ConversationInfo:
@@ -160,10 +154,15 @@ class Conversations:
                 (state, answer, error, turn_id),
             )
 
-    def history(self, conversation: str, before: int) -> list[Turn]:
-        """The answered turns before turn `before`, oldest first."""
-        turns = (turn.as_history() for turn in self.turns(conversation) if turn.id < before)
-        return [turn for turn in turns if turn is not None]
+    def history(self, conversation: str, before: int, last: int = MAX_TURNS) -> list[Turn]:
+        """The `last` answered turns before turn `before`, oldest first: questions and answer texts only."""
+        query = (
+            "SELECT question, json_extract(answer, '$.answer') FROM turns WHERE conversation = ? AND id < ?"
+            " AND state = 'done' AND answer IS NOT NULL ORDER BY id DESC LIMIT ?"
+        )
+        with self._transaction() as db:
+            rows = db.execute(query, (conversation, before, last)).fetchall()
+        return [Turn(question, answer or "") for question, answer in reversed(rows)]
 
     def recent(self, limit: int = 20) -> list[ConversationInfo]:
         query = (

@@ -13,21 +13,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
 from assistant.components.parse import PARSERS
 from assistant.errors import AssistantError, DocumentNotFound, InputError
 from assistant.present import job_file_json
 from assistant.server import uploads
-from assistant.server.auth import same_origin
 from assistant.server.jobs import IngestJobs, Job
-from assistant.server.views import context_window, is_htmx, require_login, views
+from assistant.server.views import Page, Write, context_window, is_htmx, views
 from assistant.settings import Settings
 
 router = APIRouter(include_in_schema=False)
-Page = [Depends(require_login)]
-Write = [Depends(require_login), Depends(same_origin)]
 SOURCE_KEY = re.compile(r"^S\d{1,4}$")
 
 

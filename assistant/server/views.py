@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from starlette.exceptions import HTTPException
 
 from assistant.errors import AssistantError
 from assistant.records import ParsedDocument
-from assistant.server.auth import authorised
+from assistant.server.auth import authorised, same_origin
 from assistant.server.conversations import Conversations
 
 CONTEXT_CHARS = 400  # shown either side of a quotation
@@ -44,6 +43,7 @@ class Views:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # a page renders a fragment per token: no file checks on that path
         )
         self.env.globals.update(verdicts=VERDICTS, why=WHY, generator_labels=GENERATOR_LABELS)
         self.env.filters.update(
@@ -64,27 +64,14 @@ class Views:
         return self.respond("_error.html", error.status, headers, code=error.code, message=error.message)
 
 
-_lock = threading.Lock()
-
-
 def views(request: Request) -> Views:
-    """The app's templates, loaded on first use from the `server.web_dir` setting."""
-    return _app_state(request, "chat_views", lambda: Views(request.app.state.settings.server.web_dir / "templates"))
+    """The app's templates (`create_app` loads them from the `server.web_dir` setting)."""
+    return request.app.state.views
 
 
 def conversations(request: Request) -> Conversations:
-    """The app's conversation store, beside the document stores in `data_dir`."""
-    return _app_state(
-        request, "conversations", lambda: Conversations(request.app.state.settings.data_dir / "conversations.sqlite3")
-    )
-
-
-def _app_state(request: Request, name: str, build: Any) -> Any:
-    state = request.app.state
-    with _lock:
-        if getattr(state, name, None) is None:
-            setattr(state, name, build())
-        return getattr(state, name)
+    """The app's conversation store, beside the document stores in `data_dir` (opened at start-up)."""
+    return request.app.state.conversations
 
 
 def is_htmx(request: Request) -> bool:
@@ -165,3 +152,7 @@ def pages_label(span: tuple[int, int] | None) -> str:
         return ""
     first, last = span
     return f"page {first}" if first == last else f"pages {first}–{last}"
+
+
+Page = [Depends(require_login)]  # a chat page or fragment
+Write = [Depends(require_login), Depends(same_origin)]  # a form that changes something
