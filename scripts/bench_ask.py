@@ -67,7 +67,7 @@ def _spread(values: list[float]) -> dict[str, float] | None:
 
 
 def _prompt_chars(backends: Backends, answer) -> int:
-    generator = backends.generator("extractive" if answer.generator == "extractive" else None)
+    generator = backends.generator(answer.generator)
     if not hasattr(generator, "messages"):
         return 0
     return sum(len(m["content"]) for m in generator.messages(answer.question, answer.sources))

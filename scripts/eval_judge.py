@@ -23,9 +23,9 @@ from evaldata import eval_file, read_jsonl, scratch_settings
 from assistant import offline
 from assistant.backends import Backends
 from assistant.components.judge import Calibration
+from assistant.components.judge import features as calibration_features
 from assistant.pipeline import verify
 from assistant.present import ProgressBars
-
 
 SIGNALS = ("p_yes", "coverage", "similarity")
 
@@ -80,10 +80,8 @@ def summary(rows: list[dict]) -> dict:
     return result
 
 
-def features(row: dict) -> list[float]:
-    signals = row["signals"]
-    p = min(max(signals["p_yes"], 1e-4), 1 - 1e-4)
-    return [1.0, math.log(p / (1 - p)), signals["coverage"], signals["similarity"]]
+def features(row: dict) -> tuple[float, ...]:
+    return calibration_features(*(row["signals"][k] for k in SIGNALS))
 
 
 def fit(rows: list[dict], steps: int = 3000, rate: float = 0.2) -> list[float]:
@@ -104,7 +102,7 @@ def fit(rows: list[dict], steps: int = 3000, rate: float = 0.2) -> list[float]:
 
 def predicted(rows: list[dict], weights: list[float]) -> list[bool]:
     calibration = Calibration(*weights)
-    return [calibration.probability(*(r["signals"][k] for k in SIGNALS)) >= 0.5 for r in rows]
+    return [calibration.probability(*(r["signals"][k] for k in SIGNALS)) >= calibration.threshold for r in rows]
 
 
 def cross_validated(rows: list[dict], folds: int = 5) -> dict:

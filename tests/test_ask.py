@@ -1,4 +1,4 @@
-"""pipeline.ask and pipeline.verify with a scripted generator and a fake judge over a tiny corpus."""
+"""pipeline.ask and pipeline.verify with a scripted generator and the word-overlap judge over a tiny corpus."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from assistant import pipeline
 from assistant.backends import Backends
 from assistant.components.checks import numbers_in
 from assistant.components.generate import NOT_FOUND
+from assistant.components.judge import OverlapJudge
 from assistant.errors import BackendUnavailable, InputError, QuestionTooLong
 from assistant.present import answer_json
 from assistant.records import Judgement
@@ -34,19 +35,20 @@ class ScriptedGenerator:
         yield from self.pieces
 
 
-class FakeJudge:
-    name = "fake"
+class CountingJudge(OverlapJudge):
+    """The real word-overlap judge (instant, no model), recording what it was asked."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.calls: list[str] = []
 
     def judge(self, claim: str, evidence: list[str], passages: list[str], similarity: float) -> Judgement:
         self.calls.append(claim)
-        return Judgement(True, 0.9, 0.0, self.name)
+        return super().judge(claim, evidence, passages, similarity)
 
 
-def scripted(backends: Backends, *pieces: str) -> tuple[ScriptedGenerator, FakeJudge]:
-    generator, judge = ScriptedGenerator(*pieces), FakeJudge()
+def scripted(backends: Backends, *pieces: str) -> tuple[ScriptedGenerator, CountingJudge]:
+    generator, judge = ScriptedGenerator(*pieces), CountingJudge()
     backends.generator = lambda name=None: generator
     backends.judge = judge
     return generator, judge

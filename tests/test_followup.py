@@ -77,8 +77,6 @@ def test_history_is_ignored_when_turned_off(notes_dir: Path, open_backends) -> N
 
 
 class RecordingRewriter:
-    name = "recording"
-
     def __init__(self) -> None:
         self.seen: list[list[Turn]] = []
 

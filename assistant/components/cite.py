@@ -203,3 +203,13 @@ def _blocks(text: str) -> list[tuple[int, int]]:
             cuts.append(match.end())
     cuts.append(len(text))
     return list(itertools.pairwise(cuts))
+
+
+def shortened(text: str, limit: int) -> str:
+    """Whitespace collapsed, and cut at a word boundary with " ..." when over `limit` characters.
+
+    >>> shortened("one  two three four", 12)
+    'one two ...'
+    """
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from assistant.components.cite import MARKER
+from assistant.components.cite import MARKER, shortened
 from assistant.components.llm import ChatModel
 from assistant.components.prompts import Prompts
 from assistant.records import Turn
@@ -17,8 +17,6 @@ REWRITE_TOKENS = 80
 class Rewriter(Protocol):
     """Turns `question` into one that stands alone, given the earlier turns (oldest first)."""
 
-    name: str
-
     def rewrite(self, question: str, history: list[Turn]) -> str: ...
 
 
@@ -28,8 +26,6 @@ class JoinRewriter:
     >>> JoinRewriter().rewrite("And in 2023?", [Turn("How many Tajiks work in Russia?", "...")])
     'How many Tajiks work in Russia? And in 2023?'
     """
-
-    name = "join"
 
     def rewrite(self, question: str, history: list[Turn]) -> str:
         if not history:
@@ -44,12 +40,11 @@ class ChatRewriter:
     def __init__(self, chat: ChatModel, prompts: Prompts) -> None:
         self.chat = chat
         self.prompts = prompts
-        self.name = f"llm:{chat.model}"
 
     def rewrite(self, question: str, history: list[Turn]) -> str:
         if not history:
             return question
-        shown = [Turn(turn.question, _shortened(MARKER.sub("", turn.answer))) for turn in history]
+        shown = [Turn(turn.question, shortened(MARKER.sub("", turn.answer), ANSWER_CHARS)) for turn in history]
         messages = [
             {"role": "system", "content": self.prompts.render("rewrite_system")},
             {"role": "user", "content": self.prompts.render("rewrite_user", history=shown, question=question)},
@@ -72,8 +67,3 @@ def usable_rewrite(reply: str, question: str, history: list[Turn]) -> str | None
     if not text or len(text) > longest:
         return None
     return text
-
-
-def _shortened(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= ANSWER_CHARS else text[: ANSWER_CHARS - 3] + "..."

@@ -87,9 +87,15 @@ class Calibration:
     threshold: float = 0.5
 
     def probability(self, p_yes: float, overlap: float, similarity: float) -> float:
-        p_yes = min(max(p_yes, 1e-4), 1 - 1e-4)
-        z = self.bias + self.yes * math.log(p_yes / (1 - p_yes)) + self.overlap * overlap
-        return 1 / (1 + math.exp(-(z + self.similarity * similarity)))
+        weights = (self.bias, self.yes, self.overlap, self.similarity)
+        z = sum(w * x for w, x in zip(weights, features(p_yes, overlap, similarity), strict=True))
+        return 1 / (1 + math.exp(-z))
+
+
+def features(p_yes: float, overlap: float, similarity: float) -> tuple[float, float, float, float]:
+    """What the calibration weighs: a constant, the log-odds of YES (clamped), coverage, similarity."""
+    p_yes = min(max(p_yes, 1e-4), 1 - 1e-4)
+    return 1.0, math.log(p_yes / (1 - p_yes)), overlap, similarity
 
 
 # Fitted by `scripts/eval_judge.py --fit` on ../shared/eval/claims.jsonl (358 claims, both classes

@@ -177,7 +177,7 @@ class OpenAIChat:
         return OpenAI(base_url=self._base_url, api_key=self._api_key, timeout=self._timeout, max_retries=1)
 
     def stream(self, messages: Messages, max_tokens: int) -> Iterator[str]:
-        with _translated_errors(self._base_url):
+        with _endpoint_errors(self._base_url):
             parts = self._client.chat.completions.create(
                 model=self.model, messages=messages, max_tokens=max_tokens, temperature=0.0, stream=True
             )
@@ -186,7 +186,7 @@ class OpenAIChat:
                     yield text
 
     def yes_probability(self, messages: Messages) -> float:
-        with _translated_errors(self._base_url):
+        with _endpoint_errors(self._base_url):
             reply = self._client.chat.completions.create(
                 model=self.model, messages=messages, max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=10
             )
@@ -199,22 +199,16 @@ class OpenAIChat:
         return 1.0 if answer.startswith("YES") else 0.0 if answer.startswith("NO") else 0.5
 
 
-class _translated_errors:
+@contextmanager
+def _endpoint_errors(base_url: str) -> Iterator[None]:
     """openai's exceptions become BackendUnavailable, naming the endpoint."""
+    import openai
 
-    def __init__(self, base_url: str) -> None:
-        self._base_url = base_url
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, error, traceback) -> bool:
-        import openai
-
-        if isinstance(error, openai.APIStatusError):
-            raise BackendUnavailable(
-                f"the model endpoint {self._base_url} answered {error.status_code}: {error.message}"
-            ) from error
-        if isinstance(error, openai.APIError):
-            raise BackendUnavailable(f"the model endpoint {self._base_url} cannot be reached: {error}") from error
-        return False
+    try:
+        yield
+    except openai.APIStatusError as error:
+        raise BackendUnavailable(
+            f"the model endpoint {base_url} answered {error.status_code}: {error.message}"
+        ) from error
+    except openai.APIError as error:
+        raise BackendUnavailable(f"the model endpoint {base_url} cannot be reached: {error}") from error

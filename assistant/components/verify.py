@@ -10,7 +10,7 @@ from functools import lru_cache
 import numpy as np
 
 from assistant.components.checks import missing_names, missing_numbers
-from assistant.components.cite import find_quote, normalise, quoted_spans, sentence_spans
+from assistant.components.cite import find_quote, normalise, quoted_spans, sentence_spans, shortened
 from assistant.components.embed import Embedder
 from assistant.components.judge import Judge, strip_attribution
 from assistant.records import Citation, Claim, Judgement, ParsedDocument, Reason, Source
@@ -93,7 +93,9 @@ class Verifier:
             return Judgement(True, 1.0, 0.0, "verbatim")
         passages = [e.source.hit.chunk.text for e in evidence] + [c.quote for c in claim.citations]
         similarity = max((e.similarity for e in evidence), default=0.0)
-        sentences = [_shortened(e.text) for e in evidence]
+        sentences = [
+            shortened(e.text, JUDGE_SENTENCE_CHARS) for e in evidence
+        ]  # a run-on menu or table bounds the judge's time
         return self.judge.judge(statement, sentences, list(dict.fromkeys(passages)), similarity)
 
     def select_evidence(self, claim: str, cited: list[Source], every_source: bool = True) -> list[Evidence]:
@@ -140,31 +142,26 @@ class Verifier:
         return sorted(citations.values(), key=lambda c: order[c.key]), reasons
 
     def _locate_quotation(self, quotation: str, cited: list[Source]) -> Citation | None:
-        """The quotation in a cited document (in the cited passage when it occurs more than once)."""
+        """The quotation in a cited passage, else anywhere in a cited document. The passage is searched
+        first: it is where the quotation usually is, and the whole document is read only when it is not."""
         for source in cited:
             chunk = source.hit.chunk
+            if span := find_quote(quotation, chunk.text):
+                document = self.documents(chunk.doc_id) if chunk.page is not None else None  # pages need it
+                start, end = span[0] + chunk.start, span[1] + chunk.start
+                return _citation(source, start, end, chunk.text[span[0] : span[1]], document)
+        for source in cited:  # a document is None for given evidence, or one deleted since retrieval
+            chunk = source.hit.chunk
             document = self.documents(chunk.doc_id)
-            if document is None:  # given evidence, or a document deleted since retrieval
-                span = find_quote(quotation, chunk.text)
-                span = span and (span[0] + chunk.start, span[1] + chunk.start)
-            else:
-                span = find_quote(quotation, document.text, within=(chunk.start, chunk.end))
-            if span is not None:
-                text = document.text if document else None
-                quote = text[span[0] : span[1]] if text else chunk.text[span[0] - chunk.start : span[1] - chunk.start]
-                return _citation(source, span[0], span[1], quote, document)
+            within = (chunk.start, chunk.end)  # it may begin in the passage and run on past its end
+            if document is not None and (span := find_quote(quotation, document.text, within=within)):
+                return _citation(source, span[0], span[1], document.text[span[0] : span[1]], document)
         return None
 
     def _cite(self, evidence: Evidence) -> Citation:
         chunk = evidence.source.hit.chunk
         document = self.documents(chunk.doc_id) if chunk.page is not None else None  # pages need the document
         return _citation(evidence.source, evidence.start, evidence.end, evidence.text, document)
-
-
-def _shortened(sentence: str, limit: int = JUDGE_SENTENCE_CHARS) -> str:
-    """A run-on "sentence" (a web page's menu, a table) cut at a word boundary: it bounds the judge's time."""
-    sentence = " ".join(sentence.split())
-    return sentence if len(sentence) <= limit else sentence[:limit].rsplit(" ", 1)[0] + " ..."
 
 
 def _has_ellipsis(quotation: str) -> bool:
