@@ -12,6 +12,7 @@ import time
 import urllib.request
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -135,11 +136,32 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _wait_for_heartbeat(url: str, process: subprocess.Popen, timeout: float) -> bool:
+@contextmanager
+def server_process(
+    command: list[str], ready_url: str, log_path: Path, *, env: dict[str, str] | None = None, start_timeout: float = 120
+) -> Iterator[None]:
+    """Run a server process until the block ends: wait until `ready_url` answers 200 (or fail the test
+    with the tail of its log), then terminate it, and kill it if it will not stop."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            if not _answers(ready_url, process, start_timeout):
+                pytest.fail(f"{' '.join(command[:4])} did not answer {ready_url}:\n{log_path.read_text()[-3000:]}")
+            yield
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _answers(url: str, process: subprocess.Popen, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return True
         except OSError:
@@ -153,21 +175,9 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("chroma-server")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log = (folder / "server.log").open("wb")
     command = [str(BIN / "chroma"), "run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        if not _wait_for_heartbeat(url, process, timeout=60):
-            pytest.fail(f"chroma run did not answer on {url}:\n{(folder / 'server.log').read_text()[-2000:]}")
+    with server_process(command, f"{url}/api/v2/heartbeat", folder / "server.log", start_timeout=60):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 # A tiny corpus for answers: scripted generators and fake judges read it in test_ask and its kin.

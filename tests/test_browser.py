@@ -4,15 +4,12 @@ Chroma, SmolLM2-135M as the model (its sentences are usually flagged), quotes-on
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ARTICLE, BAD, _free_port
+from conftest import ARTICLE, BAD, _free_port, server_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm, pytest.mark.server]
 
@@ -44,40 +41,14 @@ def serve_env(data_dir: Path) -> dict[str, str]:
     }
 
 
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with urllib.request.urlopen(f"{url}/static/chat.css", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError(f"assistant serve did not start on {url}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("browser")
     port = _free_port()
-    log = (folder / "server.log").open("wb")
     command = [sys.executable, "-m", "assistant", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(command, env=serve_env(folder / "data"), stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        try:
-            wait_until_up(url, process)
-        except RuntimeError as error:
-            pytest.fail(f"{error}:\n{(folder / 'server.log').read_text()[-3000:]}")
+    with server_process(command, f"{url}/static/chat.css", folder / "server.log", env=serve_env(folder / "data")):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 @pytest.fixture

@@ -3,14 +3,12 @@ OpenAI-compatible server, the default Qwen2.5-Coder-1.5B once, over the sample a
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ARTICLE, _free_port, fast_settings
+from conftest import ARTICLE, _free_port, fast_settings, server_process
 
 from assistant import pipeline
 from assistant.backends import Backends
@@ -88,29 +86,9 @@ def openai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
         "--port", str(port), "--n_ctx", "4096", "--model_alias", "smollm2",
     ]  # fmt: skip
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}/v1"
-            if not _wait_for(f"{url}/models", process, timeout=120):
-                pytest.fail(f"llama_cpp.server did not start:\n{log_path.read_text()[-2000:]}")
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
-def _wait_for(url: str, process: subprocess.Popen, timeout: float) -> bool:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return response.status == 200
-        except OSError:
-            time.sleep(0.5)
-    return False
+    url = f"http://127.0.0.1:{port}/v1"
+    with server_process(command, f"{url}/models", log_path):
+        yield url
 
 
 @pytest.mark.server
