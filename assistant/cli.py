@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -90,7 +91,7 @@ def search(
         _fail(InputError("give a QUESTION or --batch FILE (one of the two)"), as_json)
     backends = _backends()
     if batch is not None:
-        _search_batch(backends, batch, k)
+        _each_record(batch, lambda record, number: _search_record(record, number, backends, k))
         return
     from assistant import pipeline
     from assistant.present import hits_json
@@ -104,38 +105,39 @@ def search(
     _emit(as_json, {"question": question, "seconds": seconds, "hits": hits_json(hits)}, _hits_text(hits))
 
 
-def _search_batch(backends, path: Path, k: int | None) -> None:
-    for number, line in _jsonl_lines(path):
-        typer.echo(json.dumps(_batch_answer(line, number, backends, k), ensure_ascii=False))
-
-
-def _record(line: str, number: int) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """One JSONL line as (record, None), or ({}, the error line to print) when it is not a JSON object."""
+def _each_record(path: Path, handle: Callable[[dict[str, Any], int], dict[str, Any]]) -> None:
+    """One JSON line out per JSONL record in, with the record's "id"; a bad line or a failed record
+    gives an error line and the batch goes on."""
     from assistant.present import error_json
 
+    for number, line in _jsonl_lines(path):
+        record: dict[str, Any] = {}
+        try:
+            record = _parsed(line, number)
+            result = {"id": record.get("id"), **handle(record, number)}
+        except AssistantError as failure:
+            result = {"id": record.get("id"), **error_json(failure)}
+        typer.echo(json.dumps(result, ensure_ascii=False))
+
+
+def _parsed(line: str, number: int) -> dict[str, Any]:
     try:
         record = json.loads(line)
     except ValueError as error:
-        return {}, {"id": None, **error_json(InputError(f"line {number}: not valid JSON ({error})"))}
+        raise InputError(f"line {number}: not valid JSON ({error})") from error
     if not isinstance(record, dict):
-        return {}, {"id": None, **error_json(InputError(f"line {number}: not a JSON object"))}
-    return record, None
+        raise InputError(f"line {number}: not a JSON object")
+    return record
 
 
-def _batch_answer(line: str, number: int, backends, k: int | None) -> dict[str, Any]:
+def _search_record(record: dict[str, Any], number: int, backends, k: int | None) -> dict[str, Any]:
     from assistant import pipeline
-    from assistant.present import error_json, hits_json
+    from assistant.present import hits_json
 
-    record, failure = _record(line, number)
-    if failure:
-        return failure
-    record_id, question = record.get("id"), record.get("question")
+    question = record.get("question")
     if not isinstance(question, str):
-        return {"id": record_id, **error_json(InputError(f'line {number}: "question" must be a string'))}
-    try:
-        return {"id": record_id, "hits": hits_json(pipeline.search(question, backends, k))}
-    except AssistantError as error:
-        return {"id": record_id, **error_json(error)}
+        raise InputError(f'line {number}: "question" must be a string')
+    return {"hits": hits_json(pipeline.search(question, backends, k))}
 
 
 def _hits_text(hits) -> str:
@@ -227,8 +229,7 @@ def verify(
         _fail(InputError("give a STATEMENT or --batch FILE (one of the two)"), as_json)
     backends = _backends()
     if batch is not None:
-        for line in _jsonl_lines(batch):
-            typer.echo(json.dumps(_verify_record(*line, backends), ensure_ascii=False))
+        _each_record(batch, lambda record, number: _verify_record(record, number, backends))
         return
     from assistant import pipeline
     from assistant.present import verify_json
@@ -242,7 +243,7 @@ def verify(
 
 
 def _verify_text(claim, result: dict[str, Any]) -> str:
-    lines = [f"{_MARKS['supported' if result['verdict'] == 'supported' else 'unsupported']} {result['verdict']}"]
+    lines = [f"{_MARKS[result['verdict']]} {result['verdict']}"]  # verify_json's verdict: supported or unsupported
     lines.extend(f"  - {reason.code}: {reason.detail}" for reason in claim.reasons)
     lines.extend(f'  [{c.key}] "{_short(c.quote)}" ({c.title})' for c in claim.citations)
     return "\n".join(lines)
@@ -256,21 +257,14 @@ def _jsonl_lines(path: Path) -> list[tuple[int, str]]:
     return [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
 
 
-def _verify_record(number: int, line: str, backends) -> dict[str, Any]:
+def _verify_record(record: dict[str, Any], number: int, backends) -> dict[str, Any]:
     from assistant import pipeline
-    from assistant.present import error_json, verify_json
+    from assistant.present import verify_json
 
-    record, failure = _record(line, number)
-    if failure:
-        return failure
-    record_id, claim, evidence = record.get("id"), record.get("claim"), record.get("evidence")
+    claim, evidence = record.get("claim"), record.get("evidence")
     if not isinstance(claim, str) or not (evidence is None or isinstance(evidence, str)):
-        problem = f'line {number}: "claim" must be a string, and "evidence" a string when given'
-        return {"id": record_id, **error_json(InputError(problem))}
-    try:
-        return verify_json(pipeline.verify(claim, backends, evidence=evidence), record_id)
-    except AssistantError as error:
-        return {"id": record_id, **error_json(error)}
+        raise InputError(f'line {number}: "claim" must be a string, and "evidence" a string when given')
+    return verify_json(pipeline.verify(claim, backends, evidence=evidence), record.get("id"))
 
 
 @app.command()
