@@ -88,6 +88,19 @@ def fast_settings(data_dir: Path, **overrides) -> Settings:
     return Settings(**values)
 
 
+def without_models(**overrides) -> dict:
+    """Setting sections for a test that runs no language model unless it names one: the extractive
+    generator, the word-overlap judge, no warm-up; `overrides` merge into them section by section."""
+    values: dict = {
+        "generation": {"generator": "extractive"},
+        "verification": {"judge": "overlap"},
+        "server": {"warm_up": False},
+    }
+    for section, fields in overrides.items():
+        values[section] = {**values.get(section, {}), **fields} if isinstance(fields, dict) else fields
+    return values
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return fast_settings(tmp_path / "data")
@@ -214,9 +227,7 @@ def open_backends() -> Iterator:
 
     def make(data_dir: Path, **overrides: dict) -> Backends:
         """Backends with no language model unless a test names one; `overrides` merge per settings section."""
-        values = {"verification": {"judge": "overlap"}, "generation": {"generator": "extractive"}}
-        values |= {section: values.get(section, {}) | fields for section, fields in overrides.items()}
-        opened.append(Backends(fast_settings(data_dir, **values)))
+        opened.append(Backends(fast_settings(data_dir, **without_models(**overrides))))
         return opened[-1]
 
     yield make

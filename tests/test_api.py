@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import BAD, GOOD, NOTES, _free_port, fast_settings, ingest
+from conftest import BAD, GOOD, NOTES, _free_port, fast_settings, ingest, without_models
 from fastapi.testclient import TestClient
 from test_ask import OFF_TOPIC, QUESTION, scripted
 
@@ -30,25 +30,13 @@ TXT = GOOD / "skerryvore.txt"
 MD = GOOD / "sourdough.md"
 
 
-def _merged(overrides: dict) -> dict:
-    """Fast settings with no language model unless a test names one; `overrides` merge per section."""
-    values = {
-        "generation": {"generator": "extractive"},
-        "verification": {"judge": "overlap"},
-        "server": {"warm_up": False},
-    }
-    for section, fields in overrides.items():
-        values[section] = {**values.get(section, {}), **fields} if isinstance(fields, dict) else fields
-    return values
-
-
 @pytest.fixture
 def make_client(tmp_path: Path) -> Iterator[Client]:
     """Start an app (lifespan included) over a fresh store in tmp; everything is closed afterwards."""
     opened: list[TestClient] = []
 
     def make(**overrides) -> TestClient:
-        settings = fast_settings(tmp_path / f"data{len(opened)}", **_merged(overrides))
+        settings = fast_settings(tmp_path / f"data{len(opened)}", **without_models(**overrides))
         client = TestClient(create_app(settings), base_url="http://localhost")
         client.__enter__()
         opened.append(client)

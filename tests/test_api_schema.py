@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from conftest import NOTES, _free_port, fast_settings, ingest
+from conftest import NOTES, _free_port, fast_settings, ingest, without_models
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
-from test_api import _merged
 
 from assistant.backends import Backends
 from assistant.server.app import create_app
@@ -35,7 +34,7 @@ def _backends() -> Backends:
         "openai": {"base_url": f"http://127.0.0.1:{_free_port()}/v1", "timeout": 2},
         "server": {"api_key": KEY, "warm_up": False, "allowed_hosts": ["*"]},  # schemathesis calls it "testserver"
     }
-    return Backends(fast_settings(FOLDER / "data", **_merged(overrides)))
+    return Backends(fast_settings(FOLDER / "data", **without_models(**overrides)))
 
 
 BACKENDS = _backends()

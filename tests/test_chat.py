@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import BAD, GOOD, fast_settings
+from conftest import BAD, GOOD, NOTES, fast_settings, without_models
 from fastapi.testclient import TestClient
 
 from assistant import pipeline
@@ -25,11 +25,6 @@ from assistant.server.conversations import Conversations, TurnInProgress, new_id
 from assistant.server.jobs import Job
 from assistant.server.views import context_window
 
-NOTES = (
-    "Tajik Migration Notes\n\n"
-    "The economy of Tajikistan benefits from remittances. Some 3 million Tajiks work in Russia as labour "
-    "migrants. They send money home to their families."
-)
 HOSTILE = (
     "Hostile Markup\n\n"
     "Migrants from Tajikistan wrote <script>alert('pwned')</script> on the wall. "
@@ -59,13 +54,7 @@ class ScriptedGenerator:
 
 
 def chat_settings(data_dir: Path, **overrides):
-    values = {
-        "server": {"warm_up": False},
-        "generation": {"generator": "extractive"},
-        "verification": {"judge": "overlap"},
-    }
-    values |= {section: values.get(section, {}) | fields for section, fields in overrides.items()}
-    return fast_settings(data_dir, **values)
+    return fast_settings(data_dir, **without_models(**overrides))
 
 
 def add_text(backends: Backends, folder: Path, name: str, text: str) -> str:

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from conftest import NOTES, _free_port, fast_settings, ingest
+from conftest import NOTES, _free_port, fast_settings, ingest, without_models
 from fastapi.testclient import TestClient
 from live_server import serve
-from test_api import FailingGenerator, _merged
+from test_api import FailingGenerator
 from test_ask import QUESTION, scripted
 
 from assistant.backends import Backends
@@ -39,7 +39,7 @@ def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     def start(**overrides) -> tuple[str, Backends]:
         folder = tmp_path_factory.mktemp("openai")
         (folder / "notes.txt").write_text(NOTES)
-        backends = Backends(fast_settings(folder / "data", **_merged(overrides)))
+        backends = Backends(fast_settings(folder / "data", **without_models(**overrides)))
         assert ingest(backends, folder / "notes.txt").count("added") == 1
         opened.append(backends)
         return stack.enter_context(serve(create_app(backends.settings, backends))), backends
@@ -259,7 +259,7 @@ def test_answers_past_the_limit_are_refused_as_busy(start_server: Server) -> Non
 
 
 def test_flagged_sentences_are_listed_after_the_sources(tmp_path: Path) -> None:
-    backends = Backends(fast_settings(tmp_path / "data", **_merged({})))
+    backends = Backends(fast_settings(tmp_path / "data", **without_models()))
     (tmp_path / "notes.txt").write_text(NOTES)
     ingest(backends, tmp_path / "notes.txt")
     scripted(backends, "Some 3 million Tajiks work in Russia [S1]. Some 5 million send money [S1]. Tajiks like tea.")
