@@ -93,9 +93,8 @@ class Verifier:
             return Judgement(True, 1.0, 0.0, "verbatim")
         passages = [e.source.hit.chunk.text for e in evidence] + [c.quote for c in claim.citations]
         similarity = max((e.similarity for e in evidence), default=0.0)
-        sentences = [
-            shortened(e.text, JUDGE_SENTENCE_CHARS) for e in evidence
-        ]  # a run-on menu or table bounds the judge's time
+        # cut: a run-on "sentence" (a web page's menu, a table) would set the judge's time
+        sentences = [shortened(e.text, JUDGE_SENTENCE_CHARS) for e in evidence]
         return self.judge.judge(statement, sentences, list(dict.fromkeys(passages)), similarity)
 
     def select_evidence(self, claim: str, cited: list[Source], every_source: bool = True) -> list[Evidence]:
