@@ -33,9 +33,9 @@ def test_a_copy_of_the_shipped_templates_loads(folder: Path) -> None:
 
 
 def test_judge_user_docstring_rendering() -> None:
-    rendered = Prompts().render("judge_user", evidence=["Ice is cold."], claim="Ice is cold")
-    question = "Does the evidence state the claim? Answer YES or NO."
-    assert rendered == f"Evidence:\n- Ice is cold.\n\nClaim: Ice is cold\n\n{question}"
+    rendered = Prompts().render("judge_user", evidence=["Ice is cold.", "It melts."], claim="Ice is cold")
+    question = "Does the premise entail the hypothesis? Answer YES or NO."
+    assert rendered == f"Premise: Ice is cold. It melts.\n\nHypothesis: Ice is cold\n\n{question}"
 
 
 BROKEN = [
@@ -44,7 +44,7 @@ BROKEN = [
         "answer_user", ("{{ question }}", "{{ questoin }}"), ["answer_user.j2", "questoin"], id="misspelt-variable"
     ),
     pytest.param("judge_system", ("YES", "{{ verdict }}"), ["judge_system.j2", "no variables"], id="variable-in-fixed"),
-    pytest.param("judge_user", ("{% endfor %}", ""), ["judge_user.j2", "not valid Jinja2"], id="unclosed-for"),
+    pytest.param("rewrite_user", ("{% endfor %}", ""), ["rewrite_user.j2", "not valid Jinja2"], id="unclosed-for"),
     pytest.param("answer_system", ("{{ not_found }}", "{{ not_found "), ["not valid Jinja2"], id="unclosed-expression"),
     pytest.param("answer_user", None, ["answer_user.j2", "cannot be read"], id="missing-file"),
 ]

@@ -26,7 +26,7 @@ class Prompts:
     """The checked templates of one folder.
 
     >>> Prompts(DEFAULT_FOLDER).render("judge_user", evidence=["Ice is cold."], claim="Ice is cold")
-    'Evidence:\\n- Ice is cold.\\n\\nClaim: Ice is cold\\n\\nDoes the evidence state the claim? Answer YES or NO.'
+    'Premise: Ice is cold.\\n\\nHypothesis: Ice is cold\\n\\nDoes the premise entail the hypothesis? Answer YES or NO.'
     """
 
     def __init__(self, folder: Path = DEFAULT_FOLDER) -> None:
