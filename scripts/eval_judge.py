@@ -6,9 +6,9 @@
 Each claim goes through `assistant verify` with its evidence text (the product's own path: evidence
 sentences chosen by embedding similarity, the deterministic checks, the calibrated LLM judge).
 Prints one JSON document: the judge alone, the full verdict (judge plus deterministic checks), the
-same by source data set, and, with --fit, logistic calibration weights with 5-fold cross-validated
-figures: stratified 5-fold, repeated over 5 shuffles, so the printed accuracy is never measured on
-the rows the weights were fitted on. --rows refits from rows saved by --save, without the model.
+same by source data set, and, with --fit, logistic calibration weights with cross-validated figures
+(stratified 5-fold, repeated over 5 shuffles), so the printed accuracy is never measured on the rows
+the weights were fitted on. --rows refits from rows saved by --save, without the model.
 """
 
 from __future__ import annotations
@@ -164,11 +164,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.rows:
         with open(args.rows, encoding="utf-8") as saved:
-            rows = json.load(saved)
-        result = {"judge": "rows from " + args.rows, "claims": len(rows), **summary(rows)}
+            rows, judge = json.load(saved), f"rows from {args.rows}"
     else:
         rows, judge = judged_rows(args)
-        result = {"judge": judge, "claims": len(rows), **summary(rows)}
+    result = {"judged_by": judge, "claims": len(rows), **summary(rows)}
     if args.save:
         with open(args.save, "w", encoding="utf-8") as out:
             json.dump(rows, out)
