@@ -189,7 +189,8 @@ def _answer_text(answer) -> str:
     """The checked sentences with their quotes, then notes and timings."""
     lines = []
     for claim in answer.claims:
-        lines.append(f"{_MARKS[claim.verdict]} {claim.verdict:<11} {claim.text}")
+        found = " (uncited; sources found by the checker)" if claim.cited_by == "checker" else ""
+        lines.append(f"{_MARKS[claim.verdict]} {claim.verdict:<11} {claim.text}{found}")
         lines.extend(f"    - {reason.code}: {reason.detail}" for reason in claim.reasons)
         for citation in claim.citations:
             page = f", p. {citation.page}" if citation.page else ""

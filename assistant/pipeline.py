@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 
 from assistant.backends import Backends
@@ -332,8 +333,14 @@ def _verify_claims(answer: Answer, backends: Backends, on_event: Events) -> None
         answer.answered = False
         answer.notes.append("the model wrote no sentence to check")
     answer.stripped_keys = sorted({key for claim in answer.claims for key in claim.unknown_keys})
-    for claim in answer.claims:
-        on_event("claim", backends.verifier.check(claim, by_key))
+    checked: dict[tuple, Claim] = {}
+    for index, claim in enumerate(answer.claims):
+        same = (claim.text, tuple(claim.keys), tuple(claim.unknown_keys))
+        if same in checked:  # a small model repeats itself: the same verdict, not another judge call
+            answer.claims[index] = replace(checked[same])
+        else:
+            checked[same] = backends.verifier.check(claim, by_key)
+        on_event("claim", answer.claims[index])
     if backends.judge_note:
         answer.notes.append(backends.judge_note)
 

@@ -143,6 +143,7 @@ def claim_json(claim: Claim) -> dict[str, Any]:
         "verdict": claim.verdict,
         "reasons": [{"code": reason.code, "detail": reason.detail} for reason in claim.reasons],
         "citations": [citation_json(citation) for citation in claim.citations],
+        "cited_by": claim.cited_by if claim.citations else None,
         "stripped_keys": claim.unknown_keys,
         "judge": None
         if judgement is None
@@ -214,19 +215,24 @@ def without_appendix(text: str) -> str:
 
 def _source_lines(answer: Answer) -> list[str]:
     """`- [S1] Title (p. 3): "quote"`, one line per distinct quote, in source order (plain text that
-    also reads as a Markdown list)."""
-    quotes: dict[str, dict[tuple[str, int, int], Citation]] = {}
-    for citation in (citation for claim in answer.claims for citation in claim.citations):
-        quotes.setdefault(citation.key, {})[(citation.doc_id, citation.start, citation.end)] = citation
+    also reads as a Markdown list); a quote only the checker found for an uncited sentence says so."""
+    quotes: dict[str, dict[tuple[str, int, int], tuple[Citation, bool]]] = {}
+    for claim in answer.claims:
+        for citation in claim.citations:
+            by_span = quotes.setdefault(citation.key, {})
+            span = (citation.doc_id, citation.start, citation.end)
+            found = claim.cited_by == "checker" and by_span.get(span, (citation, True))[1]
+            by_span[span] = (citation, found)
     order = [source.key for source in answer.sources]
     cited = sorted(quotes.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
-    lines = [_quote_line(citation) for _, by_span in cited for citation in by_span.values()]
+    lines = [_quote_line(citation, found) for _, by_span in cited for citation, found in by_span.values()]
     return lines or ["- (no sentence of the answer cites a source)"]
 
 
-def _quote_line(citation: Citation) -> str:
+def _quote_line(citation: Citation, found: bool) -> str:
     page = "" if citation.page is None else f" (p. {citation.page})"
-    return f'- [{citation.key}] {citation.title or citation.doc_id}{page}: "{" ".join(citation.quote.split())}"'
+    note = " (found by the checker for a sentence that cites nothing)" if found else ""
+    return f'- [{citation.key}] {citation.title or citation.doc_id}{page}: "{" ".join(citation.quote.split())}"{note}'
 
 
 def _reasons(claim: Claim) -> str:

@@ -221,6 +221,8 @@ class Claim:
     verdict: Verdict = "uncited"
     reasons: list[Reason] = field(default_factory=list)
     judgement: Judgement | None = None
+    # "answer": the sentence's own markers; "checker": it cited nothing and the verifier found passages stating it
+    cited_by: Literal["answer", "checker"] = "answer"
 
 
 @dataclass(slots=True)

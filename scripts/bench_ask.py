@@ -55,6 +55,7 @@ def main() -> None:
         ),
         "prompt_chars": _spread([_prompt_chars(backends, a) for a in answers if a.sources]),
         "verdicts": Counter(c.verdict for a in answers for c in a.claims),
+        "sources_found_by_checker": sum(c.cited_by == "checker" for a in answers for c in a.claims),
         "not_found": [a.question for a in answers if not a.answered],
     }
     print(json.dumps(result))

@@ -60,7 +60,10 @@ DRAFTS = [
     pytest.param(
         "Some 5 million Tajiks work in Russia [S1].", [("unsupported", ["number_not_in_source"])], id="number"
     ),
-    pytest.param("Tajiks work in Russia.", [("uncited", ["no_citation"])], id="uncited"),
+    pytest.param("Tajiks like tea.", [("uncited", ["no_citation"])], id="uncited"),
+    pytest.param(  # the second sentence cites nothing: the checker finds the passage that states it
+        "They send money home [S1]. Tajiks work in Russia.", [("supported", []), ("supported", [])], id="source-found"
+    ),
     pytest.param(
         "They send money home [S1][S9]. Tajiks fought in Syria [S9].",
         [("supported", []), ("uncited", ["unknown_source"])],
@@ -78,6 +81,15 @@ def test_ask_verifies_each_sentence(notes_dir: Path, open_backends, draft: str, 
     assert [(claim.verdict, [reason.code for reason in claim.reasons]) for claim in answer.claims] == verdicts
     expected = {verdict: [v for v, _ in verdicts].count(verdict) for verdict in ("supported", "unsupported", "uncited")}
     assert answer_json(answer)["counts"] == expected
+
+
+def test_a_repeated_sentence_is_judged_once_and_given_the_same_verdict(notes_dir: Path, open_backends) -> None:
+    backends = open_backends(notes_dir)
+    _, judge = scripted(backends, "Tajiks work in Russia. Tajiks like tea. Tajiks work in Russia. Tajiks like tea.")
+    claims = pipeline.ask(QUESTION, backends).claims
+    assert judge.calls == ["Tajiks work in Russia.", "Tajiks like tea."]
+    assert [(claim.verdict, claim.cited_by) for claim in claims] == [("supported", "checker"), ("uncited", "answer")] * 2
+    assert claims[2] is not claims[0] and claims[2].citations == claims[0].citations
 
 
 def test_supported_sentence_quotes_the_document_with_offsets(notes_dir: Path, open_backends) -> None:

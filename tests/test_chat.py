@@ -198,6 +198,17 @@ def test_flagged_sentences_show_their_reason_on_hover_and_focus(client: TestClie
     assert "1 not supported" in done and "1 without a source" in done
 
 
+def test_a_source_the_checker_found_is_drawn_apart_and_says_so(client: TestClient) -> None:
+    script(client, "They send money home [S1]. Some 3 million Tajiks work in Russia.")
+    done = final(ask(client, conversation(client)))
+    assert done.count('class="claim supported"') == 2
+    cites = re.findall(r'<a class="(cite[^"]*)"[^>]*aria-label="([^"]*)"', done.split('class="quotes"')[0])
+    assert cites == [
+        ("cite", "Source S1: Tajik Migration Notes"),
+        ("cite found", "Source S1: Tajik Migration Notes (found by the checker; the answer did not cite it)"),
+    ]
+
+
 def test_sentences_are_marked_one_by_one_while_they_are_checked(client: TestClient) -> None:
     script(client, "Some 3 million Tajiks work in Russia [S1]. They send money home [S1]. Tea is nice.")
     bodies = [data for name, data in ask(client, conversation(client)) if name == "body"]

@@ -273,8 +273,24 @@ def test_flagged_sentences_are_listed_after_the_sources(tmp_path: Path) -> None:
     assert sources.splitlines()[0] == f'- [S1] Tajik Migration Notes: "{QUOTE}"'
     assert flagged.splitlines() == [
         f'- "Some 5 million send money." (unsupported: {body["assistant"]["claims"][1]["reasons"][0]["detail"]})',
-        '- "Tajiks like tea." (uncited: cites no source)',
+        '- "Tajiks like tea." (uncited: cites no source, and no retrieved passage states it)',
     ]
+
+
+def test_a_quote_only_the_checker_found_says_so(tmp_path: Path) -> None:
+    backends = Backends(fast_settings(tmp_path / "data", **without_models()))
+    (tmp_path / "notes.txt").write_text(NOTES)
+    ingest(backends, tmp_path / "notes.txt")
+    scripted(backends, "They send money home [S1]. Some 3 million Tajiks work in Russia.")
+    with TestClient(create_app(backends.settings, backends), base_url="http://localhost") as test_client:
+        body = test_client.post("/v1/chat/completions", json={"model": "assistant", "messages": ASK}).json()
+    backends.docstore.close()
+    sources = body["choices"][0]["message"]["content"].split("\n\nSources:\n")[1]
+    assert sources.splitlines() == [
+        '- [S1] Tajik Migration Notes: "They send money home to their families."',
+        f'- [S1] Tajik Migration Notes: "{QUOTE}" (found by the checker for a sentence that cites nothing)',
+    ]
+    assert [claim["cited_by"] for claim in body["assistant"]["claims"]] == ["answer", "checker"]
 
 
 def test_a_question_the_documents_do_not_answer_has_no_sources_list(server: str) -> None:

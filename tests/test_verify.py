@@ -74,7 +74,18 @@ CASES = [
         "Some 3 million Tajiks work in Moscow [S1].", "unsupported", ["name_not_in_source"], "overlap",
         {"S1": "Some 3 million Tajiks work in Russia as labour migrants."}, id="name-not-in-source",
     ),
-    pytest.param("Tajiks work in Russia.", "uncited", ["no_citation"], None, {}, id="no-citation"),
+    # a sentence citing nothing is checked against every retrieved passage, by the same rules
+    pytest.param(
+        "Tajiks work in Russia.", "supported", [], "overlap",
+        {"S1": "Some 3 million Tajiks work in Russia as labour migrants."}, id="no-citation-source-found",
+    ),
+    pytest.param(
+        "Some 3 million Tajiks work in Russia and around 200 fought in Syria.", "supported", [], "overlap",
+        {"S1": "Some 3 million Tajiks work in Russia as labour migrants.", "S2": "Around 200 Tajiks fought in Syria."},
+        id="no-citation-two-sources-found",
+    ),
+    pytest.param("The penguins dance on ice floes.", "uncited", ["no_citation"], "overlap", {}, id="no-citation"),
+    pytest.param("Some 5 million Tajiks work in Russia.", "uncited", ["no_citation"], "overlap", {}, id="no-citation-number"),
     pytest.param("Tajiks work in Russia [S7].", "uncited", ["unknown_source"], None, {}, id="unknown-source"),
     pytest.param(
         "The penguins dance on ice floes [S1].", "unsupported", ["not_stated"], "overlap",
@@ -163,7 +174,7 @@ def test_the_judge_gets_the_claim_without_attribution_and_the_evidence_sentences
     "draft",
     [
         pytest.param('The article says "Some 3 million Tajiks work in Russia" [S1].', id="quotation"),
-        pytest.param("Tajiks work in Russia.", id="uncited"),
+        pytest.param("Tajiks work in Russia [S7].", id="unknown-source"),
     ],
 )
 def test_the_judge_is_not_asked_when_there_is_nothing_to_judge(draft: str) -> None:
@@ -231,7 +242,7 @@ def test_select_evidence_is_in_reading_order_and_located_in_the_document() -> No
     [
         pytest.param("Some 3 million Tajiks work in Russia [S1].", "supported", None, id="supported"),
         pytest.param("Some 5 million Tajiks work in Russia [S1].", "unsupported", "number_not_in_source", id="number"),
-        pytest.param("Tajiks work in Russia.", "unsupported", "no_citation", id="uncited-is-unsupported"),
+        pytest.param("The penguins dance on ice floes.", "unsupported", "no_citation", id="uncited-is-unsupported"),
         pytest.param("Tajiks work in Russia [S7].", "unsupported", "unknown_source", id="unknown-key"),
     ],
 )
@@ -251,7 +262,24 @@ def test_claim_json_rounds_the_judgement_and_keeps_stripped_keys() -> None:
     assert result["judge"] == {
         "name": "overlap", "supported": True, "score": 0.1235, "seconds": 1.235, "signals": {"coverage": 0.9877},
     }  # fmt: skip
-    assert claim_json(check("Tajiks work in Russia."))["judge"] is None
+    assert claim_json(check("Tajiks work in Russia [S7]."))["judge"] is None
+
+
+@pytest.mark.parametrize(
+    ("draft", "cited_by"),
+    [
+        pytest.param("Tajiks work in Russia [S1].", "answer", id="the-answers-marker"),
+        pytest.param("Tajiks work in Russia.", "checker", id="found-by-the-checker"),
+        pytest.param("The penguins dance on ice floes.", None, id="no-citation"),
+    ],
+)
+def test_claim_json_says_who_chose_the_citations(draft: str, cited_by: str | None) -> None:
+    assert claim_json(check(draft))["cited_by"] == cited_by
+
+
+def test_a_statement_to_verify_is_not_given_sources_it_does_not_cite() -> None:
+    claim = check("Tajiks work in Russia.", own_answer=False)
+    assert (claim.verdict, claim.citations, claim.judgement) == ("uncited", [], None)
 
 
 def test_a_miscitation_names_the_retrieved_passage_that_has_the_details() -> None:

@@ -68,6 +68,8 @@ class Verifier:
         if not cited:
             claim.verdict = "uncited"
             claim.reasons = [_uncited_reason(claim)]
+            if own_answer and not claim.unknown_keys and sources:
+                self._find_sources(claim, sources)
             return claim
         evidence = self.select_evidence(claim.text, cited, every_source=own_answer)
         claim.citations, quote_reasons = self._citations(claim, cited, evidence)
@@ -83,6 +85,25 @@ class Verifier:
             claim.reasons.append(Reason("not_stated", "the cited passages do not state this"))
         claim.verdict = "unsupported" if claim.reasons else "supported"
         return claim
+
+    def _find_sources(self, claim: Claim, sources: dict[str, Source]) -> None:
+        """An answer's sentence that cites nothing (small models often cite once, at the end of a
+        paragraph), checked against every passage the answer was written from, by the same rules as
+        a cited one. The passages of its closest sentences become its sources when the checks pass;
+        the claim is then supported, its sources marked as found by the checker. Otherwise it stays
+        uncited. Only as many of those passages are cited as its numbers and names need."""
+        evidence = self.select_evidence(claim.text, list(sources.values()), every_source=False)
+        closest = list(dict.fromkeys(e.source.key for e in sorted(evidence, key=lambda e: -e.similarity)))
+        enough = (closest[:n] for n in range(1, len(closest)))
+        keys = next((k for k in enough if not _deterministic_reasons(claim.text, [sources[s] for s in k], [])), closest)
+        trial = Claim(claim.text, keys=keys)
+        self.check(trial, sources)
+        claim.judgement = trial.judgement
+        if trial.verdict == "supported":
+            claim.keys, claim.citations, claim.verdict, claim.reasons = trial.keys, trial.citations, "supported", []
+            claim.cited_by = "checker"
+        else:
+            claim.reasons = [Reason("no_citation", "cites no source, and no retrieved passage states it")]
 
     def _judge(self, claim: Claim, evidence: list[Evidence], quote_reasons: list[Reason]) -> Judgement:
         """A claim that only repeats a quotation found verbatim is supported by that finding; the

@@ -176,6 +176,10 @@ class ClaimOut(BaseModel):
     verdict: Verdict
     reasons: list[ReasonOut] = Field(description="Empty when supported.")
     citations: list[CitationOut]
+    cited_by: Literal["answer", "checker"] | None = Field(
+        description="Who chose the citations: the answer's own markers, or the checker, which found passages "
+        "stating a sentence that cited nothing. Null without citations."
+    )
     stripped_keys: list[str] = Field(description="Markers citing sources that do not exist, removed.")
     judge: JudgeOut | None
 
