@@ -88,7 +88,8 @@ def test_a_repeated_sentence_is_judged_once_and_given_the_same_verdict(notes_dir
     _, judge = scripted(backends, "Tajiks work in Russia. Tajiks like tea. Tajiks work in Russia. Tajiks like tea.")
     claims = pipeline.ask(QUESTION, backends).claims
     assert judge.calls == ["Tajiks work in Russia.", "Tajiks like tea."]
-    assert [(claim.verdict, claim.cited_by) for claim in claims] == [("supported", "checker"), ("uncited", "answer")] * 2
+    verdicts = [(claim.verdict, claim.cited_by) for claim in claims]
+    assert verdicts == [("supported", "checker"), ("uncited", "answer")] * 2
     assert claims[2] is not claims[0] and claims[2].citations == claims[0].citations
 
 
