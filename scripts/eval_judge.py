@@ -4,7 +4,7 @@
                                  [--fit] [--save FILE] [--rows FILE]
 
 Each claim goes through `assistant verify` with its evidence text (the product's own path: evidence
-sentences chosen by embedding similarity, the deterministic checks, the calibrated LLM judge).
+sentences chosen for similarity and for the claim words they hold, the deterministic checks, the calibrated LLM judge).
 Prints one JSON document: the judge alone, the full verdict (judge plus deterministic checks), the
 same by source data set, and, with --fit, logistic calibration weights with cross-validated figures
 (stratified 5-fold, repeated over 5 shuffles), so the printed accuracy is never measured on the rows
@@ -29,7 +29,7 @@ from assistant.components.verify import ALWAYS_DECISIVE
 from assistant.pipeline import verify
 from assistant.present import ProgressBars
 
-SIGNALS = ("p_yes", "coverage", "similarity")
+SIGNALS = ("p_yes", "similarity")
 
 
 def rates(predicted: list[bool], labels: list[bool]) -> dict[str, float]:
@@ -173,7 +173,7 @@ def main() -> None:
             json.dump(rows, out)
     if args.fit:
         weights = fit(rows)
-        result["fitted"] = dict(zip(("bias", "yes", "overlap", "similarity"), weights, strict=True))
+        result["fitted"] = dict(zip(("bias", "yes", "similarity"), weights, strict=True))
         result["fitted_in_sample"] = refitted(rows, weights)
         result["cross_validated"] = cross_validated(rows)
         result.update(cross_source(rows))

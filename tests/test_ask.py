@@ -42,9 +42,9 @@ class CountingJudge(OverlapJudge):
         super().__init__()
         self.calls: list[str] = []
 
-    def judge(self, claim: str, evidence: list[str], passages: list[str], similarity: float) -> Judgement:
+    def judge(self, claim: str, evidence: list[str], similarity: float) -> Judgement:
         self.calls.append(claim)
-        return super().judge(claim, evidence, passages, similarity)
+        return super().judge(claim, evidence, similarity)
 
 
 def scripted(backends: Backends, *pieces: str) -> tuple[ScriptedGenerator, CountingJudge]:

@@ -12,15 +12,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import eval_judge
 
-TRUE_WEIGHTS = (-2.0, 0.8, 1.5, 2.0)  # bias, log-odds of YES, coverage, similarity
+TRUE_WEIGHTS = (-2.0, 0.8, 2.5)  # bias, log-odds of YES, similarity
 
 
 def made_up_rows(count: int, weights: tuple[float, ...] = TRUE_WEIGHTS, seed: int = 0) -> list[dict]:
-    """Claims whose label is drawn from a known logistic model of the three signals."""
+    """Claims whose label is drawn from a known logistic model of the two signals."""
     draw = random.Random(seed)
     rows = []
     for _ in range(count):
-        signals = {"p_yes": draw.uniform(0.01, 0.99), "coverage": draw.random(), "similarity": draw.uniform(0.2, 0.9)}
+        signals = {"p_yes": draw.uniform(0.01, 0.99), "similarity": draw.uniform(0.2, 0.9)}
         z = sum(w * x for w, x in zip(weights, eval_judge.features({"signals": signals}), strict=True))
         label = draw.random() < 1 / (1 + math.exp(-z))
         rows.append({"signals": signals, "label": label, "source": draw.choice("AB"), "reasons": []})
@@ -47,13 +47,13 @@ def test_cross_validation_predicts_every_claim_from_weights_fitted_without_it() 
 
 def test_refitted_verdicts_keep_the_number_veto() -> None:
     rows = [
-        {"signals": {"p_yes": 0.99, "coverage": 1.0, "similarity": 0.9}, "label": True, "reasons": []},
+        {"signals": {"p_yes": 0.99, "similarity": 0.9}, "label": True, "reasons": []},
         {
-            "signals": {"p_yes": 0.99, "coverage": 1.0, "similarity": 0.9},
+            "signals": {"p_yes": 0.99, "similarity": 0.9},
             "label": False,
             "reasons": ["number_not_in_source"],
         },
-        {"signals": {"p_yes": 0.01, "coverage": 0.1, "similarity": 0.2}, "label": False, "reasons": ["not_stated"]},
+        {"signals": {"p_yes": 0.01, "similarity": 0.2}, "label": False, "reasons": ["not_stated"]},
     ]
     figures = eval_judge.refitted(rows, list(TRUE_WEIGHTS))
     assert figures["judge"]["tnr"] == 0.5  # the judge alone says yes to the wrong number

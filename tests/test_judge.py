@@ -86,39 +86,35 @@ def test_content_words_drop_stopwords_and_stem() -> None:
     assert content_words("The running dogs jumped quickly") == {"runn", "dogs", "jump", "quick"}
 
 
-IDENTITY = Calibration(0.0, 1.0, 0.0, 0.0)  # the score is P(YES) itself
+IDENTITY = Calibration(0.0, 1.0, 0.0)  # the score is P(YES) itself
 
 
 @pytest.mark.parametrize(
-    ("calibration", "p_yes", "overlap", "similarity", "expected"),
+    ("calibration", "p_yes", "similarity", "expected"),
     [
-        pytest.param(IDENTITY, 0.7, 0.1, 0.9, 0.7, id="identity-is-p-yes"),
-        pytest.param(IDENTITY, 0.0, 0.0, 0.0, 1e-4, id="clamped-at-zero"),
-        pytest.param(IDENTITY, 1.0, 0.0, 0.0, 1 - 1e-4, id="clamped-at-one"),
-        pytest.param(Calibration(1.0, 2.0, 3.0, 0.0), 0.5, 1.0, 0.0, 1 / (1 + math.exp(-4.0)), id="bias-plus-overlap"),
-        pytest.param(Calibration(0.0, 2.0, 0.0, 0.0), 0.75, 0.0, 0.0, 0.9, id="yes-weight-squares-odds"),
-        pytest.param(Calibration(-2.0, 0.0, 2.0, 0.0), 0.1, 1.0, 0.0, 0.5, id="overlap-cancels-bias"),
-        pytest.param(Calibration(-1.0, 0.0, 0.0, 2.0), 0.1, 0.0, 0.5, 0.5, id="similarity-cancels-bias"),
+        pytest.param(IDENTITY, 0.7, 0.9, 0.7, id="identity-is-p-yes"),
+        pytest.param(IDENTITY, 0.0, 0.0, 1e-4, id="clamped-at-zero"),
+        pytest.param(IDENTITY, 1.0, 0.0, 1 - 1e-4, id="clamped-at-one"),
+        pytest.param(Calibration(1.0, 2.0, 3.0), 0.5, 1.0, 1 / (1 + math.exp(-4.0)), id="bias-plus-similarity"),
+        pytest.param(Calibration(0.0, 2.0, 0.0), 0.75, 0.0, 0.9, id="yes-weight-squares-odds"),
+        pytest.param(Calibration(-1.0, 0.0, 2.0), 0.1, 0.5, 0.5, id="similarity-cancels-bias"),
     ],
 )
-def test_calibration_probability(
-    calibration: Calibration, p_yes: float, overlap: float, similarity: float, expected: float
-) -> None:
-    assert calibration.probability(p_yes, overlap, similarity) == pytest.approx(expected)
+def test_calibration_probability(calibration: Calibration, p_yes: float, similarity: float, expected: float) -> None:
+    assert calibration.probability(p_yes, similarity) == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(
-    ("p_yes", "overlap", "similarity", "supported"),
+    ("p_yes", "similarity", "supported"),
     [
-        pytest.param(0.9, 0.9, 0.8, True, id="confident-yes-with-overlap"),
-        pytest.param(0.1, 0.3, 0.2, False, id="no-and-little-overlap"),
-        pytest.param(0.5, 0.2, 0.1, False, id="undecided-model-unrelated-evidence"),
+        pytest.param(0.9, 0.8, True, id="confident-yes-close-evidence"),
+        pytest.param(0.1, 0.2, False, id="no-and-distant-evidence"),
+        pytest.param(0.5, 0.1, False, id="undecided-model-unrelated-evidence"),
+        pytest.param(0.1, 0.6, False, id="a-clear-no-outweighs-close-evidence"),
     ],
 )
-def test_default_calibration_orders_clear_cases(
-    p_yes: float, overlap: float, similarity: float, supported: bool
-) -> None:
-    assert (DEFAULT_CALIBRATION.probability(p_yes, overlap, similarity) >= 0.5) is supported
+def test_default_calibration_orders_clear_cases(p_yes: float, similarity: float, supported: bool) -> None:
+    assert (DEFAULT_CALIBRATION.probability(p_yes, similarity) >= 0.5) is supported
 
 
 def test_default_threshold_is_one_half() -> None:
@@ -135,7 +131,7 @@ def test_default_threshold_is_one_half() -> None:
     ],
 )
 def test_overlap_judge(threshold: float, claim: str, supported: bool) -> None:
-    judgement = OverlapJudge(threshold).judge(claim, ["Prices rose sharply last year."], [], 0.0)
+    judgement = OverlapJudge(threshold).judge(claim, ["Prices rose sharply last year."], 0.0)
     assert judgement.supported is supported
     assert judgement.judge == "overlap"
     assert judgement.signals == {"coverage": judgement.score}
@@ -151,26 +147,24 @@ def test_overlap_judge_default_threshold() -> None:
     [
         pytest.param(0.9, DEFAULT_CALIBRATION, True, id="yes"),
         pytest.param(0.05, DEFAULT_CALIBRATION, False, id="no"),
-        pytest.param(0.6, Calibration(0.0, 1.0, 0.0, 0.0, threshold=0.7), False, id="below-raised-threshold"),
-        pytest.param(0.3, Calibration(-1.0, 1.0, 3.0, 0.0), True, id="overlap-lifts-a-doubtful-yes"),
-        pytest.param(0.3, Calibration(-1.0, 1.0, 0.0, 3.0), True, id="similarity-lifts-a-doubtful-yes"),
+        pytest.param(0.6, Calibration(0.0, 1.0, 0.0, threshold=0.7), False, id="below-raised-threshold"),
+        pytest.param(0.3, Calibration(-1.0, 1.0, 3.0), True, id="similarity-lifts-a-doubtful-yes"),
     ],
 )
 def test_llm_judge_verdict_follows_calibration(p_yes: float, calibration: Calibration, supported: bool) -> None:
     evidence = ["Glaciers in Patagonia retreated by 2 km."]
     judge = LLMJudge(FakeChat(p_yes), Prompts(), calibration)
-    judgement = judge.judge("Patagonian glaciers retreated", evidence, evidence, 0.8)
-    overlap = coverage("Patagonian glaciers retreated", evidence)
+    judgement = judge.judge("Patagonian glaciers retreated", evidence, 0.8)
     assert judgement.supported is supported
-    assert judgement.score == pytest.approx(calibration.probability(p_yes, overlap, 0.8))
-    assert judgement.signals == {"p_yes": p_yes, "coverage": pytest.approx(overlap), "similarity": 0.8}
+    assert judgement.score == pytest.approx(calibration.probability(p_yes, 0.8))
+    assert judgement.signals == {"p_yes": p_yes, "similarity": 0.8}
     assert judgement.judge == "llm:fake-model"
 
 
 def test_llm_judge_prompt_holds_the_claim_and_every_evidence_sentence() -> None:
     chat = FakeChat(0.9)
     evidence = ["Around 200 Tajiks fought in Syria.", "Most were recruited in Russia."]
-    LLMJudge(chat, Prompts()).judge("About 200 Tajiks fought abroad", evidence, evidence, 0.5)
+    LLMJudge(chat, Prompts()).judge("About 200 Tajiks fought abroad", evidence, 0.5)
     (messages,) = chat.calls
     assert [m["role"] for m in messages] == ["system", "user"]
     assert "YES" in messages[0]["content"] and "NO" in messages[0]["content"]

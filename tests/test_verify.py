@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from unittest.mock import ANY
 
+import numpy as np
 import pytest
 
 from assistant.components.cite import sentence_spans, split_claims
 from assistant.components.embed import HashingEmbedder
 from assistant.components.judge import OverlapJudge
-from assistant.components.verify import Verifier
+from assistant.components.verify import Verifier, _covering
 from assistant.present import claim_json, verify_json
 from assistant.records import Chunk, Claim, Hit, Judgement, Page, ParsedDocument, Source
 
@@ -46,7 +47,7 @@ class FakeJudge:
         self.supported = supported
         self.calls: list[tuple[str, list[str]]] = []
 
-    def judge(self, claim: str, evidence: list[str], passages: list[str], similarity: float) -> Judgement:
+    def judge(self, claim: str, evidence: list[str], similarity: float) -> Judgement:
         self.calls.append((claim, evidence))
         return Judgement(self.supported, float(self.supported), 0.0, self.name)
 
@@ -228,6 +229,32 @@ def test_an_answer_sentence_quotes_each_cited_passage(own_answer: bool, keys: li
     (claim,) = split_claims("Tajiks send money home to their families [S1][S2].", set(SOURCES))
     Verifier(HashingEmbedder(), OverlapJudge(), DOCUMENTS.get, 1).check(claim, SOURCES, own_answer=own_answer)
     assert [citation.key for citation in claim.citations] == keys
+
+
+@pytest.mark.parametrize(
+    ("claim_words", "count", "chosen"),
+    [
+        pytest.param({"a", "b", "c"}, 2, {0, 2}, id="the-sentence-with-the-missing-word-beats-a-rewording"),
+        pytest.param({"a", "b", "c"}, 1, {0}, id="first-the-closest-with-most-words"),
+        pytest.param(set(), 2, {0, 1}, id="no-words-then-similarity-alone"),
+        pytest.param({"a", "b", "c"}, 5, {0, 1, 2}, id="no-more-than-there-are"),
+    ],
+)
+def test_covering_chooses_for_similarity_plus_words_not_yet_covered(
+    claim_words: set[str], count: int, chosen: set[int]
+) -> None:
+    words = [{"a", "b"}, {"a", "b"}, {"c"}]
+    assert _covering(claim_words, words, np.array([0.9, 0.85, 0.6]), count) == chosen
+
+
+def test_evidence_holds_each_part_of_the_claim() -> None:
+    text = "Tajiks work in Russia. Many Tajiks work in Russia. The weather is cold. They send money home."
+    document = ParsedDocument("t", "t", "T", "t.txt", text)
+    source = Source("S1", passage("t", "T", text, 0))
+    chosen = verifier(evidence_sentences=2, documents={"t": document}).select_evidence(
+        "Tajiks work in Russia and send money home.", [source]
+    )
+    assert [item.text for item in chosen] == ["Tajiks work in Russia.", "They send money home."]
 
 
 def test_select_evidence_is_in_reading_order_and_located_in_the_document() -> None:

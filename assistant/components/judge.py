@@ -1,4 +1,4 @@
-"""Judge: does this evidence state this claim? A small LLM's YES/NO odds combined with word overlap."""
+"""Judge: does this evidence state this claim? A small LLM's YES/NO odds combined with embedding similarity."""
 
 from __future__ import annotations
 
@@ -43,12 +43,12 @@ def strip_attribution(claim: str) -> str:
 class Judge(Protocol):
     """Decides whether evidence states a claim.
 
-    `evidence`: the few sentences chosen for the claim (what a model reads); `passages`: the whole
-    cited passages; `similarity`: the best embedding similarity between claim and a sentence."""
+    `evidence`: the few sentences chosen for the claim (what a model reads); `similarity`: the best
+    embedding similarity between the claim and one of them."""
 
     name: str
 
-    def judge(self, claim: str, evidence: list[str], passages: list[str], similarity: float) -> Judgement: ...
+    def judge(self, claim: str, evidence: list[str], similarity: float) -> Judgement: ...
 
 
 def _stem(word: str) -> str:
@@ -78,35 +78,37 @@ def coverage(claim: str, evidence: list[str]) -> float:
 @dataclass(frozen=True, slots=True)
 class Calibration:
     """Logistic weights over the judge's signals: support = sigmoid(bias + yes * logit(P(YES))
-    + overlap * coverage + similarity * best sentence similarity)."""
+    + similarity * best sentence similarity).
+
+    Word coverage is not a signal here: its fitted weight changes sign from one evaluation set to
+    the other. It counts where it travels, in choosing the sentences the model reads."""
 
     bias: float
     yes: float
-    overlap: float
     similarity: float
     threshold: float = 0.5
 
-    def probability(self, p_yes: float, overlap: float, similarity: float) -> float:
-        weights = (self.bias, self.yes, self.overlap, self.similarity)
-        z = sum(w * x for w, x in zip(weights, features(p_yes, overlap, similarity), strict=True))
+    def probability(self, p_yes: float, similarity: float) -> float:
+        weights = (self.bias, self.yes, self.similarity)
+        z = sum(w * x for w, x in zip(weights, features(p_yes, similarity), strict=True))
         return 1 / (1 + math.exp(-z))
 
 
-def features(p_yes: float, overlap: float, similarity: float) -> tuple[float, float, float, float]:
-    """What the calibration weighs: a constant, the log-odds of YES (clamped), coverage, similarity."""
+def features(p_yes: float, similarity: float) -> tuple[float, float, float]:
+    """What the calibration weighs: a constant, the log-odds of YES (clamped), similarity."""
     p_yes = min(max(p_yes, 1e-4), 1 - 1e-4)
-    return 1.0, math.log(p_yes / (1 - p_yes)), overlap, similarity
+    return 1.0, math.log(p_yes / (1 - p_yes)), similarity
 
 
 # Fitted by `scripts/eval_judge.py --fit` on ../shared/eval/claims.jsonl (358 claims, both classes
 # weighted equally) with Qwen2.5-Coder-1.5B asked whether 3 evidence sentences entail the claim.
-# Four numbers fitted on 358 rows: the README gives the cross-validated accuracy beside the in-sample one.
-DEFAULT_CALIBRATION = Calibration(bias=-1.710, yes=0.725, overlap=1.243, similarity=2.599)
+# Three numbers fitted on 358 rows: the README gives the cross-validated accuracy beside the in-sample one.
+DEFAULT_CALIBRATION = Calibration(bias=-1.125, yes=0.849, similarity=2.778)
 
 
 class LLMJudge:
-    """A chat model asked YES/NO, its odds read from the first token, combined with word overlap and
-    embedding similarity by a fitted logistic calibration."""
+    """A chat model asked YES/NO, its odds read from the first token, combined with embedding
+    similarity by a fitted logistic calibration."""
 
     def __init__(self, chat: ChatModel, prompts: Prompts, calibration: Calibration = DEFAULT_CALIBRATION) -> None:
         self.chat = chat
@@ -114,17 +116,16 @@ class LLMJudge:
         self.calibration = calibration
         self.name = f"llm:{chat.model}"
 
-    def judge(self, claim: str, evidence: list[str], passages: list[str], similarity: float) -> Judgement:
+    def judge(self, claim: str, evidence: list[str], similarity: float) -> Judgement:
         started = time.perf_counter()
         messages = [
             {"role": "system", "content": self.prompts.render("judge_system")},
             {"role": "user", "content": self.prompts.render("judge_user", claim=claim, evidence=evidence)},
         ]
         p_yes = self.chat.yes_probability(messages)
-        overlap = coverage(claim, passages)
-        score = self.calibration.probability(p_yes, overlap, similarity)
+        score = self.calibration.probability(p_yes, similarity)
         seconds = time.perf_counter() - started
-        signals = {"p_yes": p_yes, "coverage": overlap, "similarity": similarity}
+        signals = {"p_yes": p_yes, "similarity": similarity}
         return Judgement(score >= self.calibration.threshold, score, seconds, self.name, signals)
 
 
@@ -137,7 +138,7 @@ class OverlapJudge:
     def __init__(self, threshold: float = 0.75) -> None:
         self.threshold = threshold
 
-    def judge(self, claim: str, evidence: list[str], passages: list[str], similarity: float) -> Judgement:
+    def judge(self, claim: str, evidence: list[str], similarity: float) -> Judgement:
         started = time.perf_counter()
         score = coverage(claim, evidence)
         seconds = time.perf_counter() - started
