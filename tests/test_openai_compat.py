@@ -258,14 +258,22 @@ def test_answers_past_the_limit_are_refused_as_busy(start_server: Server) -> Non
     assert httpx.post(f"{url}/api/v1/ask", json={"question": QUESTION}, timeout=60).status_code == 200
 
 
-def test_flagged_sentences_are_listed_after_the_sources(tmp_path: Path) -> None:
+def completion(tmp_path: Path, draft: str) -> dict:
+    """The OpenAI route's reply when the model writes `draft` about the notes."""
     backends = Backends(fast_settings(tmp_path / "data", **without_models()))
     (tmp_path / "notes.txt").write_text(NOTES)
     ingest(backends, tmp_path / "notes.txt")
-    scripted(backends, "Some 3 million Tajiks work in Russia [S1]. Some 5 million send money [S1]. Tajiks like tea.")
+    scripted(backends, draft)
     with TestClient(create_app(backends.settings, backends), base_url="http://localhost") as test_client:
         body = test_client.post("/v1/chat/completions", json={"model": "assistant", "messages": ASK}).json()
     backends.docstore.close()
+    return body
+
+
+def test_flagged_sentences_are_listed_after_the_sources(tmp_path: Path) -> None:
+    body = completion(
+        tmp_path, "Some 3 million Tajiks work in Russia [S1]. Some 5 million send money [S1]. Tajiks like tea."
+    )
     content = body["choices"][0]["message"]["content"]
     answer, appendix = content.split("\n\nSources:\n")
     assert answer == "Some 3 million Tajiks work in Russia [S1]. Some 5 million send money [S1]. Tajiks like tea."
@@ -278,13 +286,7 @@ def test_flagged_sentences_are_listed_after_the_sources(tmp_path: Path) -> None:
 
 
 def test_a_quote_only_the_checker_found_says_so(tmp_path: Path) -> None:
-    backends = Backends(fast_settings(tmp_path / "data", **without_models()))
-    (tmp_path / "notes.txt").write_text(NOTES)
-    ingest(backends, tmp_path / "notes.txt")
-    scripted(backends, "They send money home [S1]. Some 3 million Tajiks work in Russia.")
-    with TestClient(create_app(backends.settings, backends), base_url="http://localhost") as test_client:
-        body = test_client.post("/v1/chat/completions", json={"model": "assistant", "messages": ASK}).json()
-    backends.docstore.close()
+    body = completion(tmp_path, "They send money home [S1]. Some 3 million Tajiks work in Russia.")
     sources = body["choices"][0]["message"]["content"].split("\n\nSources:\n")[1]
     assert sources.splitlines() == [
         '- [S1] Tajik Migration Notes: "They send money home to their families."',
