@@ -221,8 +221,8 @@ def _source_lines(answer: Answer) -> list[str]:
         for citation in claim.citations:
             by_span = quotes.setdefault(citation.key, {})
             span = (citation.doc_id, citation.start, citation.end)
-            found = claim.cited_by == "checker" and by_span.get(span, (citation, True))[1]
-            by_span[span] = (citation, found)
+            earlier = by_span.get(span)  # a quote the answer cites itself is not marked
+            by_span[span] = (citation, claim.cited_by == "checker" and (earlier is None or earlier[1]))
     order = [source.key for source in answer.sources]
     cited = sorted(quotes.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
     lines = [_quote_line(citation, found) for _, by_span in cited for citation, found in by_span.values()]

@@ -4,8 +4,8 @@
                                  [--fit] [--save FILE] [--rows FILE]
 
 Each claim goes through `assistant verify` with its evidence text (the product's own path: evidence
-sentences chosen for similarity and for the claim words they hold, the deterministic checks, the calibrated LLM judge).
-Prints one JSON document: the judge alone, the full verdict (judge plus deterministic checks), the
+sentences chosen for similarity and for the claim words they hold, the deterministic checks, the
+calibrated LLM judge). Prints one JSON document: the judge alone, the full verdict (judge plus deterministic checks), the
 same by source data set, and, with --fit, logistic calibration weights with cross-validated figures
 (stratified 5-fold, repeated over 5 shuffles), so the printed accuracy is never measured on the rows
 the weights were fitted on. --rows refits from rows saved by --save, without the model.
