@@ -142,7 +142,7 @@ class VerificationSettings(BaseModel):
 
     judge: Literal["local", "openai", "overlap"] = Field(
         "local",
-        description="`local`: a GGUF model asked YES/NO, calibrated with word overlap; `openai`: the same "
+        description="`local`: a GGUF model asked YES/NO, calibrated with embedding similarity; `openai`: the same "
         "question to the endpoint; `overlap`: word overlap only (no model, crude).",
     )
     judge_model: str = Field(

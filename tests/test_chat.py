@@ -3,6 +3,7 @@ that survive a reload, uploads, delete, login and escaping (hashing embedder, no
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -207,6 +208,21 @@ def test_a_source_the_checker_found_is_drawn_apart_and_says_so(client: TestClien
         ("cite", "Source S1: Tajik Migration Notes"),
         ("cite found", "Source S1: Tajik Migration Notes (found by the checker; the answer did not cite it)"),
     ]
+
+
+def test_a_turn_saved_before_the_checker_marked_its_sources_still_shows(client: TestClient) -> None:
+    cid = conversation(client)
+    store = client.app.state.conversations
+    script(client, "Some 3 million Tajiks work in Russia [S1].")
+    final(ask(client, cid))
+    (turn,) = store.turns(cid)
+    for claim in turn.answer["claims"]:
+        del claim["cited_by"]  # answers stored by the previous release have no such field
+    with store._transaction() as db:
+        db.execute("UPDATE turns SET answer = ? WHERE id = ?", (json.dumps(turn.answer), turn.id))
+    page = client.get(f"/c/{cid}")
+    assert page.status_code == 200
+    assert 'class="claim supported">Some 3 million Tajiks work in Russia.' in page.text
 
 
 def test_sentences_are_marked_one_by_one_while_they_are_checked(client: TestClient) -> None:

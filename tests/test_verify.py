@@ -86,7 +86,8 @@ CASES = [
         id="no-citation-two-sources-found",
     ),
     pytest.param("The penguins dance on ice floes.", "uncited", ["no_citation"], "overlap", {}, id="no-citation"),
-    pytest.param("Some 5 million Tajiks work in Russia.", "uncited", ["no_citation"], "overlap", {}, id="no-citation-number"),
+    # a number no retrieved passage has: the judge is not asked
+    pytest.param("Some 5 million Tajiks work in Russia.", "uncited", ["no_citation"], None, {}, id="no-citation-number"),
     pytest.param("Tajiks work in Russia [S7].", "uncited", ["unknown_source"], None, {}, id="unknown-source"),
     pytest.param(
         "The penguins dance on ice floes [S1].", "unsupported", ["not_stated"], "overlap",
@@ -302,6 +303,17 @@ def test_claim_json_rounds_the_judgement_and_keeps_stripped_keys() -> None:
 )
 def test_claim_json_says_who_chose_the_citations(draft: str, cited_by: str | None) -> None:
     assert claim_json(check(draft))["cited_by"] == cited_by
+
+
+def test_an_uncited_sentence_among_passages_without_sentences_stays_uncited() -> None:
+    blank = {"S1": Source("S1", passage("b", "Blank", "   ", 0))}
+    (claim,) = split_claims("Tajiks work in Russia.", {"S1"})
+    verifier().check(claim, blank)
+    assert (claim.verdict, [reason.code for reason in claim.reasons], claim.judgement) == (
+        "uncited",
+        ["no_citation"],
+        None,
+    )
 
 
 def test_a_statement_to_verify_is_not_given_sources_it_does_not_cite() -> None:

@@ -95,19 +95,21 @@ class Verifier:
         paragraph), checked against every passage the answer was written from, by the same rules as
         a cited one. The passages of its closest sentences become its sources when the checks pass;
         the claim is then supported, its sources marked as found by the checker. Otherwise it stays
-        uncited. Only as many of those passages are cited as its numbers and names need."""
+        uncited. Only as many of those passages are cited as its numbers and names need; when even
+        all of them lack one, the judge is not asked."""
+        claim.reasons = [Reason("no_citation", "cites no source, and no retrieved passage states it")]
         evidence = self.select_evidence(claim.text, list(sources.values()), every_source=False)
         closest = list(dict.fromkeys(e.source.key for e in sorted(evidence, key=lambda e: -e.similarity)))
-        enough = (closest[:n] for n in range(1, len(closest)))
-        keys = next((k for k in enough if not _deterministic_reasons(claim.text, [sources[s] for s in k], [])), closest)
-        trial = Claim(claim.text, keys=keys)
-        self.check(trial, sources)
-        claim.judgement = trial.judgement
+        enough = (closest[:n] for n in range(1, len(closest) + 1))
+        keys = next((k for k in enough if not _deterministic_reasons(claim.text, [sources[s] for s in k], [])), None)
+        if keys is None:  # no sentence to stand on, or a number or name none of those passages has
+            return
+        trial = self.check(Claim(claim.text, keys=keys), sources)  # cites passages: it cannot come back here
         if trial.verdict == "supported":
             claim.keys, claim.citations, claim.verdict, claim.reasons = trial.keys, trial.citations, "supported", []
             claim.cited_by = "checker"
-        else:
-            claim.reasons = [Reason("no_citation", "cites no source, and no retrieved passage states it")]
+        if trial.verdict == "supported" or not trial.judgement.supported:  # shown where it decided
+            claim.judgement = trial.judgement
 
     def _judge(self, claim: Claim, evidence: list[Evidence], quote_reasons: list[Reason]) -> Judgement:
         """A claim that only repeats a quotation found verbatim is supported by that finding; the
