@@ -105,6 +105,10 @@ CASES = [
         "The article says \u201csome 3 million Tajiks work\u201d [S1].", "unsupported", ["quote_not_found"], "overlap",
         {"S1": "Some 3 million Tajiks work in Russia as labour migrants."}, id="quote-not-verbatim-case",
     ),
+    pytest.param(  # a short quotation is shown with its sentence
+        'Tajikistan suffers from "high unemployment" [S1].', "supported", [], "overlap",
+        {"S1": "Tajikistan suffers from poverty and high unemployment."}, id="short-quotation-with-its-sentence",
+    ),
     pytest.param(
         'The article says "opens these notes" [S1].', "supported", [], "verbatim",
         {"S1": "opens these notes"}, id="quotation-outside-the-passage-in-its-document",
