@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -58,8 +59,11 @@ class Verifier:
         self.judge = judge
         self.documents = documents
         self.evidence_sentences = evidence_sentences
-        # The sentences of a passage and their vectors: an answer's sentences cite the same few passages.
+        # The sentences of a passage, their vectors and words: an answer's sentences cite the same few
+        # passages. A claim's vector too: an uncited sentence selects evidence twice (all passages, then
+        # the ones it is checked against).
         self._sentences = lru_cache(maxsize=PASSAGES_CACHED)(self._embedded_sentences)
+        self._query = lru_cache(maxsize=PASSAGES_CACHED)(embedder.embed_query)
 
     def check(self, claim: Claim, sources: dict[str, Source], *, own_answer: bool = True) -> Claim:
         """Fill the claim's citations, reasons and verdict (in place) and return it.
@@ -133,21 +137,25 @@ class Verifier:
         model reads the sentences that hold the claim's details, not three wordings of its gist).
         With `every_source`, each cited passage contributes at least its closest sentence."""
         embedded = [self._sentences(source.hit.chunk.text) for source in cited]
-        candidates = [(source, start, end) for source, (spans, _) in zip(cited, embedded) for start, end in spans]
+        candidates = [(source, start, end) for source, (spans, _, _) in zip(cited, embedded) for start, end in spans]
         if not candidates:
             return []
-        vectors = np.concatenate([vectors for spans, vectors in embedded if spans])
-        similarity = vectors @ self.embedder.embed_query(claim)
-        words = [content_words(source.hit.chunk.text[start:end]) for source, start, end in candidates]
+        vectors = np.concatenate([vectors for spans, vectors, _ in embedded if spans])
+        similarity = vectors @ self._query(claim)
+        words = [sentence for _, _, words in embedded for sentence in words]
         chosen = _covering(content_words(strip_attribution(claim)), words, similarity, self.evidence_sentences)
         for source in cited if every_source else []:
             own = [i for i, (s, _, _) in enumerate(candidates) if s is source]
             chosen.add(max(own, key=lambda i: similarity[i]))
         return [_evidence(candidates[i], float(similarity[i])) for i in sorted(chosen)]
 
-    def _embedded_sentences(self, passage: str) -> tuple[tuple[tuple[int, int], ...], np.ndarray | None]:
+    def _embedded_sentences(
+        self, passage: str
+    ) -> tuple[tuple[tuple[int, int], ...], np.ndarray | None, tuple[frozenset[str], ...]]:
         spans = tuple(sentence_spans(passage))
-        return spans, self.embedder.embed_documents([passage[start:end] for start, end in spans]) if spans else None
+        texts = [passage[start:end] for start, end in spans]
+        vectors = self.embedder.embed_documents(texts) if spans else None
+        return spans, vectors, tuple(frozenset(content_words(text)) for text in texts)
 
     def _citations(
         self, claim: Claim, cited: list[Source], evidence: list[Evidence]
@@ -200,7 +208,9 @@ class Verifier:
         return _citation(evidence.source, evidence.start, evidence.end, evidence.text, document)
 
 
-def _covering(claim_words: set[str], words: list[set[str]], similarity: np.ndarray, count: int) -> set[int]:
+def _covering(
+    claim_words: AbstractSet[str], words: Sequence[AbstractSet[str]], similarity: np.ndarray, count: int
+) -> set[int]:
     """Greedy: each step takes the sentence with the best similarity plus share of the claim's words
     that no chosen sentence has yet."""
     chosen: set[int] = set()
