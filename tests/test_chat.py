@@ -125,8 +125,8 @@ def events(client: TestClient, url: str) -> list[tuple[str, str]]:
         for line in response.iter_lines():
             if line.startswith("event: "):
                 name = line[7:]
-            elif line.startswith("data: "):
-                data.append(line[6:])
+            elif line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
             elif not line and data:
                 found.append((name, "\n".join(data)))
                 name, data = "message", []
@@ -223,6 +223,16 @@ def test_a_turn_saved_before_the_checker_marked_its_sources_still_shows(client: 
     page = client.get(f"/c/{cid}")
     assert page.status_code == 200
     assert 'class="claim supported">Some 3 million Tajiks work in Russia.' in page.text
+
+
+def test_the_draft_arrives_once_then_only_its_new_words_escaped(client: TestClient) -> None:
+    pieces = ("Some 3 million ", "<Tajiks> work", " in Russia [S1].", "\n\n", "They send money home [S1].")
+    script(client, *pieces)
+    streamed = ask(client, conversation(client))
+    drafts = [data for name, data in streamed if name == "body" and 'class="draft"' in data]
+    tokens = [data for name, data in streamed if name == "token"]
+    assert len(drafts) == 1 and "Some 3 million " in drafts[0]
+    assert tokens == ["&lt;Tajiks&gt; work", " in Russia [S1].", "\n\n", "They send money home [S1]."]
 
 
 def test_sentences_are_marked_one_by_one_while_they_are_checked(client: TestClient) -> None:

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import escape
 from sse_starlette import EventSourceResponse
 
 from assistant import pipeline
@@ -157,7 +158,10 @@ class AnswerProgress:
             sources = [source_json(source) for source in payload]
             return self._event("sources", "_sources.html", sources=sources)
         if kind == "token" and isinstance(payload, str):
+            started = bool(self.draft)
             self.draft += payload
+            if started:  # only the new words: the page appends them to the draft it holds
+                return {"event": "token", "data": str(escape(payload))}
             return self._event("body", "_draft.html", draft=self.draft)
         if kind == "claim" and isinstance(payload, Claim):
             if self.claims is None:  # the first check: the draft is complete
