@@ -13,6 +13,7 @@ AssistantError (500)
 │       └── UnreadableEncoding (422)
 ├── ClientGone (499)                 the client closed the connection before its answer was ready
 ├── Unauthorized (401)               an API key is set and the request lacks it
+├── TooManyAttempts (429)            too many wrong keys from one address: refused for a while
 ├── NotFound (404)
 │   ├── DocumentNotFound (404)
 │   ├── JobNotFound (404)
@@ -90,6 +91,15 @@ class ClientGone(AssistantError):
 class Unauthorized(AssistantError):
     status = 401
     code = "unauthorized"
+
+
+class TooManyAttempts(AssistantError):
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class NotFound(AssistantError):

@@ -167,6 +167,12 @@ class ServerSettings(BaseModel):
         description="When set, every API route, upload and delete needs it (`Authorization: Bearer KEY` or "
         "`X-API-Key: KEY`), and the chat page asks for it once (a login form that sets a cookie).",
     )
+    key_failures_per_minute: int = Field(
+        10,
+        ge=1,
+        description="Wrong API keys (login form or header) one client address may send per minute; past that "
+        "it is refused (429) until the minute since the oldest has passed.",
+    )
     max_upload_files: int = Field(50, ge=1, description="Files accepted in one upload.")
     max_answers: int = Field(
         4,

@@ -16,12 +16,12 @@ from fastapi.testclient import TestClient
 from test_ask import OFF_TOPIC, QUESTION, scripted
 
 from assistant.backends import Backends
-from assistant.errors import BackendUnavailable
+from assistant.errors import BackendUnavailable, TooManyAttempts
 from assistant.present import file_status
 from assistant.records import IngestOutcome, Turn
 from assistant.server import uploads
 from assistant.server.app import create_app
-from assistant.server.auth import COOKIE, session_token
+from assistant.server.auth import COOKIE, KeyAttempts, session_token
 from assistant.server.health import Readiness
 
 Client = Callable[..., TestClient]
@@ -310,9 +310,14 @@ def test_search_returns_ranked_passages_with_scores(notes_client: TestClient) ->
 
 
 def test_search_with_bad_k_is_a_422(client: TestClient) -> None:
-    for k in (0, 101, "many"):
+    for k in (0, 101, "many", "5", 2.5, True):
         response = client.post("/api/v1/search", json={"question": QUESTION, "k": k})
         assert response.status_code == 422 and error_code(response) == "invalid_request"
+
+
+def test_search_takes_k_as_json_schema_counts_an_integer(notes_client: TestClient) -> None:
+    response = notes_client.post("/api/v1/search", json={"question": QUESTION, "k": 1.0})
+    assert response.status_code == 200 and len(response.json()["hits"]) == 1
 
 
 def test_verify_against_the_corpus(notes_client: TestClient) -> None:
@@ -597,7 +602,7 @@ def _api_routes(client: TestClient) -> list[tuple[str, str, str]]:
 
 
 def test_with_an_api_key_every_api_route_needs_it(make_client: Client) -> None:
-    client = make_client(server={"api_key": "s3cret"})
+    client = make_client(server={"api_key": "s3cret", "key_failures_per_minute": 1000})
     routes = _api_routes(client)
     assert len(routes) >= 13
     for method, _, path in routes:
@@ -605,6 +610,48 @@ def test_with_an_api_key_every_api_route_needs_it(make_client: Client) -> None:
         assert response.status_code == 401, (method, path)
         assert error_code(response) == "unauthorized" and response.headers["www-authenticate"] == "Bearer"
         assert client.request(method, path).status_code == 401, (method, path)
+
+
+def test_an_address_that_sends_wrong_keys_is_refused_for_a_while_even_with_the_right_one(
+    make_client: Client,
+) -> None:
+    client = make_client(server={"api_key": "s3cret", "key_failures_per_minute": 2})
+    right, wrong = {"X-API-Key": "s3cret"}, {"Authorization": "Bearer guess"}
+    assert client.get("/api/v1/documents", headers=right).status_code == 200  # a right key is not counted
+    assert [client.get("/api/v1/documents", headers=wrong).status_code for _ in range(2)] == [401, 401]
+    refused = client.get("/api/v1/documents", headers=right)
+    assert refused.status_code == 429 and error_code(refused) == "too_many_attempts"
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert client.get("/v1/models", headers=right).status_code == 429  # the OpenAI routes count alike
+    assert client.get("/v1/models").status_code == 401  # no key offered: nothing to refuse early
+
+
+def test_key_attempts_expire_after_their_window() -> None:
+    now = [0.0]
+    attempts = KeyAttempts(limit=2, window=60.0, clock=lambda: now[0])
+    attempts.failed("10.0.0.1")
+    now[0] = 30.0
+    attempts.failed("10.0.0.1")
+    attempts.check("10.0.0.2")  # another address is not held back
+    with pytest.raises(TooManyAttempts) as refused:
+        attempts.check("10.0.0.1")
+    assert refused.value.retry_after == 30  # until the first failure leaves the window
+    now[0] = 60.5
+    attempts.check("10.0.0.1")  # one failure left in the window
+    now[0] = 90.5
+    attempts.check("10.0.0.1")
+    assert "10.0.0.1" not in attempts._failures  # forgotten once nothing is recent
+
+
+def test_with_an_api_key_the_schema_and_its_pages_need_it(make_client: Client) -> None:
+    client = make_client(server={"api_key": "s3cret"})
+    assert client.get("/openapi.json").status_code == 401
+    assert client.get("/openapi.json", headers={"X-API-Key": "s3cret"}).json()["info"]["title"] == "assistant"
+    for page in ("/docs", "/redoc"):
+        response = client.get(page, follow_redirects=False)
+        assert (response.status_code, response.headers["location"]) == (303, f"/login?next={page}")
+    client.cookies.set(COOKIE, session_token("s3cret"))  # logged in through the chat's form
+    assert client.get("/docs").status_code == 200 and client.get("/openapi.json").status_code == 200
 
 
 @pytest.mark.parametrize(

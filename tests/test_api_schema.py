@@ -32,7 +32,8 @@ def _backends() -> Backends:
         "generation": {"generator": "extractive", "model": str(FOLDER / "missing.gguf")},
         "verification": {"judge": "overlap"},
         "openai": {"base_url": f"http://127.0.0.1:{_free_port()}/v1", "timeout": 2},
-        "server": {"api_key": KEY, "warm_up": False, "allowed_hosts": ["*"]},  # schemathesis calls it "testserver"
+        # schemathesis calls it "testserver", and sends many wrong keys: none may lock the right one out
+        "server": {"api_key": KEY, "warm_up": False, "allowed_hosts": ["*"], "key_failures_per_minute": 10**6},
     }
     return Backends(fast_settings(FOLDER / "data", **without_models(**overrides)))
 
@@ -62,7 +63,9 @@ CONFIG = SchemathesisConfig.from_dict(
         "operations": REFUSALS,
     }
 )
-schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(BACKENDS.settings, BACKENDS), config=CONFIG)
+schema = schemathesis.openapi.from_asgi(
+    "/openapi.json", create_app(BACKENDS.settings, BACKENDS), config=CONFIG, headers={"X-API-Key": KEY}
+)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -530,6 +530,15 @@ def test_with_an_api_key_the_chat_needs_the_login_cookie(make_client) -> None:
     assert made.get("/").headers["location"].startswith("/login")
 
 
+def test_the_login_form_refuses_an_address_that_guessed_too_often(make_client) -> None:
+    made = make_client(server={"warm_up": False, "api_key": "s3cret", "key_failures_per_minute": 2})
+    assert [made.post("/login", data={"key": f"guess{i}"}).status_code for i in range(2)] == [401, 401]
+    refused = made.post("/login", data={"key": "s3cret", "next": "/"})
+    assert refused.status_code == 429 and COOKIE not in made.cookies
+    assert "too many wrong keys" in refused.text and 1 <= int(refused.headers["retry-after"]) <= 60
+    assert made.get("/documents", headers={"X-API-Key": "s3cret"}).status_code == 429  # the same count
+
+
 def test_the_api_key_header_also_opens_the_chat(make_client) -> None:
     made = make_client(server={"warm_up": False, "api_key": "s3cret"})
     assert made.get("/documents", headers={"Authorization": "Bearer s3cret"}).status_code == 200

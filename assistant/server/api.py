@@ -36,6 +36,7 @@ router = APIRouter(dependencies=[Depends(require_key), Depends(same_origin)])
 _STATUS_TEXT = {
     400: "Bad input that the schema cannot catch.",
     401: "The server has an API key and the request did not carry it.",
+    429: "Too many wrong keys from this address in the last minute: refused, whatever the key, until `Retry-After`.",
     404: "No such document or job.",
     413: "Too large: a question over the limit, a file over `ingest.max_file_mb`, too many files, or a body "
     "over the request limit.",
@@ -46,9 +47,10 @@ _STATUS_TEXT = {
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error responses of a route (every route may answer 401 and 422)."""
+    """OpenAPI entries for the error responses of a route (every route may answer 401, 422 and 429)."""
     return {
-        status: {"model": schemas.ErrorOut, "description": _STATUS_TEXT[status]} for status in (401, 422, *statuses)
+        status: {"model": schemas.ErrorOut, "description": _STATUS_TEXT[status]}
+        for status in (401, 422, 429, *statuses)
     }
 
 

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -16,12 +18,13 @@ from assistant import __version__
 from assistant.backends import Backends
 from assistant.server import api, chat, handlers, openai_compat, openai_schemas
 from assistant.server import schemas as api_schemas
+from assistant.server.auth import KeyAttempts, require_key
 from assistant.server.conversations import Conversations
 from assistant.server.health import Readiness
 from assistant.server.jobs import IngestJobs
 from assistant.server.limits import BodyLimit, body_limit
 from assistant.server.streaming import AnswerSlots
-from assistant.server.views import Views
+from assistant.server.views import Views, require_login
 from assistant.settings import Settings, get_settings
 
 DESCRIPTION = """Answers questions from your documents with **verbatim quotations**, and flags the
@@ -33,8 +36,8 @@ sentences of an answer that its sources do not support.
 Errors are JSON with a stable code: `{"error": {"code": "...", "message": "..."}}` (under `/v1`, in
 OpenAI's shape: `{"error": {"message", "type", "code", "param"}}`), with the status: 400 bad input,
 401 no API key, 404 not found, 413 too large, 415 unsupported file type, 422 invalid request or
-unreadable file, 503 a store or model unavailable. When the server has an API key, send it as
-`Authorization: Bearer KEY` or `X-API-Key: KEY`."""
+unreadable file, 429 too many wrong keys, 503 a store or model unavailable. When the server has an API
+key, send it as `Authorization: Bearer KEY` or `X-API-Key: KEY`."""
 
 
 def create_app(settings: Settings | None = None, backends: Backends | None = None) -> FastAPI:
@@ -54,13 +57,22 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
         yield
         app.state.jobs.close()
 
-    app = FastAPI(title="assistant", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="assistant",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # served below, behind the API key when there is one
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.settings = settings
     app.state.backends = backends
     app.state.readiness = readiness
     app.state.answer_slots = AnswerSlots(settings.server.max_answers)
     app.state.views = Views(settings.server.web_dir / "templates")
     app.state.answering = set()  # ids of the chat turns a connection is answering
+    app.state.key_attempts = KeyAttempts(settings.server.key_failures_per_minute)
     handlers.install(app)
     app.add_middleware(BodyLimit, limit=lambda scope: body_limit(settings, scope))
     # Outermost: a page on another site that rebinds its own name to 127.0.0.1 gets no answer.
@@ -70,7 +82,25 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.include_router(chat.router)
     app.mount("/static", StaticFiles(directory=settings.server.web_dir / "static"), name="static")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    _documentation(app)
     return app
+
+
+def _documentation(app: FastAPI) -> None:
+    """The schema and its pages, with the API's own guard: with a key set, the schema needs the key
+    (or the chat's cookie) and the pages send a browser to the login form first."""
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_key)])
+    def schema() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(require_login)])
+    def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title}: API")
+
+    @app.get("/redoc", include_in_schema=False, dependencies=[Depends(require_login)])
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title=f"{app.title}: API")
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -1,22 +1,70 @@
 """The optional API key: when `server.api_key` is set, API routes, uploads and deletes need it, and
-the chat page needs the cookie its login form sets."""
+the chat page needs the cookie its login form sets. Wrong keys are counted per client address, so a
+key cannot be guessed at network speed."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
-from assistant.errors import Unauthorized
+from assistant.errors import TooManyAttempts, Unauthorized
 
 COOKIE = "assistant_session"
 # Declared for the OpenAPI page (its "Authorize" button); `authorised` does the checking.
 BEARER = HTTPBearer(auto_error=False, description="`Authorization: Bearer KEY`, when the server has an API key.")
 HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: KEY`, the same key.")
+
+
+class KeyAttempts:
+    """Wrong keys per client address over the last `window` seconds. Once an address has made `limit`
+    of them, it is refused (429, whatever key it sends, so a lucky guess looks like any other) until
+    its oldest failure leaves the window. Behind a reverse proxy every client shares the proxy's
+    address, so one guesser locks out everyone for a window: the price of not trusting a header
+    that any client can forge."""
+
+    def __init__(self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, address: str) -> None:
+        """Raises `TooManyAttempts` while `address` is locked out."""
+        with self._lock:
+            recent = self._recent(address)
+            if len(recent) >= self.limit:
+                wait = max(1, math.ceil(recent[0] + self.window - self.clock()))
+                raise TooManyAttempts(f"too many wrong keys from this address; try again in {wait} s", wait)
+
+    def failed(self, address: str) -> None:
+        with self._lock:
+            if len(self._failures) > 10_000:  # many addresses: forget those with nothing recent
+                for stale in [a for a in self._failures if not self._recent(a)]:
+                    del self._failures[stale]
+            self._failures.setdefault(address, deque()).append(self.clock())
+
+    def _recent(self, address: str) -> deque[float]:
+        failures = self._failures.get(address, deque())
+        while failures and failures[0] <= self.clock() - self.window:
+            failures.popleft()
+        if not failures:
+            self._failures.pop(address, None)
+        return failures
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def session_token(key: str) -> str:
@@ -48,13 +96,27 @@ def authorised(request: Request) -> bool:
     return cookie is not None and hmac.compare_digest(cookie.encode(), session_token(key).encode())
 
 
+def admitted(request: Request) -> bool:
+    """`authorised`, with each wrong key counted against the client's address: past the limit, the
+    request is refused (`TooManyAttempts`) before its key is compared."""
+    attempts: KeyAttempts = request.app.state.key_attempts
+    guessing = bool(offered(request))  # a cookie is not counted: it is a 256-bit token, not a typed key
+    if guessing:
+        attempts.check(client_address(request))
+    if authorised(request):
+        return True
+    if guessing:
+        attempts.failed(client_address(request))
+    return False
+
+
 def require_key(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,
     header: Annotated[str | None, Security(HEADER)] = None,
 ) -> None:
     """Route dependency: refuses the request (401) unless it carries the key or the session cookie."""
-    if not authorised(request):
+    if not admitted(request):
         raise Unauthorized("this server needs an API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY`")
 
 

@@ -25,11 +25,11 @@ from sse_starlette import EventSourceResponse
 
 from assistant import pipeline
 from assistant.backends import check_generator
-from assistant.errors import AssistantError, NotFound
+from assistant.errors import AssistantError, NotFound, TooManyAttempts
 from assistant.present import answer_json, claim_json, source_json
 from assistant.records import Answer, Claim, Source
 from assistant.server import library
-from assistant.server.auth import COOKIE, authorised, same_origin, session_token
+from assistant.server.auth import COOKIE, admitted, client_address, same_origin, session_token
 from assistant.server.conversations import StoredTurn, new_id, valid_id
 from assistant.server.streaming import PING_SECONDS, ask_events
 from assistant.server.views import GENERATOR_LABELS, Page, Views, Write, conversations, is_htmx, views
@@ -190,9 +190,9 @@ def generator_choices(settings: Settings) -> list[tuple[str, str]]:
 
 @router.get("/login", response_model=None)
 def login_page(request: Request, next: str = "/") -> Response:
-    if request.app.state.settings.server.api_key is None or authorised(request):
+    if request.app.state.settings.server.api_key is None or admitted(request):
         return RedirectResponse(_local(next), status_code=303)
-    return views(request).respond("login.html", next=_local(next), failed=False)
+    return views(request).respond("login.html", next=_local(next), failed=None)
 
 
 @router.post("/login", dependencies=[Depends(same_origin)], response_model=None)
@@ -202,8 +202,15 @@ def login(request: Request, key: Annotated[str, Form()] = "", next: Annotated[st
     if secret is None:
         return RedirectResponse(_local(next), status_code=303)
     expected = secret.get_secret_value()
+    attempts, address = request.app.state.key_attempts, client_address(request)
+    try:
+        attempts.check(address)
+    except TooManyAttempts as error:
+        headers = {"Retry-After": str(error.retry_after)}
+        return views(request).respond("login.html", 429, headers, next=_local(next), failed=error.message)
     if not hmac.compare_digest(key.encode(), expected.encode()):
-        return views(request).respond("login.html", 401, next=_local(next), failed=True)
+        attempts.failed(address)
+        return views(request).respond("login.html", 401, next=_local(next), failed="That key is not right.")
     response = RedirectResponse(_local(next), status_code=303)
     response.set_cookie(
         COOKIE,

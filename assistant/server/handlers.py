@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, TooManyAttempts
 from assistant.server.openai_compat import openai_error
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,8 @@ def error_response(
 
 async def _assistant_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, AssistantError)
-    return error_response(request.url.path, error.status, error.code, error.message)
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyAttempts) else None
+    return error_response(request.url.path, error.status, error.code, error.message, headers)
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:

@@ -31,10 +31,16 @@ MODELS: dict[str, str | None] = {
     "assistant-extractive": "extractive",
 }
 STARTED = int(time.time())
-_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error"}
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    429: "rate_limit_error",
+}
 _STATUS_TEXT = {
     400: "Bad input: the last message is not the user's, an empty question.",
     401: "The server has an API key and the request did not carry it.",
+    429: "Too many wrong keys from this address in the last minute: refused, whatever the key, until `Retry-After`.",
     404: "No such model.",
     413: "The question is over the limit, or the body over the request limit.",
     422: "The request does not match the schema.",
@@ -50,7 +56,7 @@ def openai_error(code: str, message: str, status: int) -> dict[str, Any]:
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {s: {"model": schemas.OpenAIErrorOut, "description": _STATUS_TEXT[s]} for s in (401, 422, *statuses)}
+    return {s: {"model": schemas.OpenAIErrorOut, "description": _STATUS_TEXT[s]} for s in (401, 422, 429, *statuses)}
 
 
 @router.get("/models", response_model=schemas.ModelsOut, responses=errors())

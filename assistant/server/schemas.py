@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from assistant.records import IngestStatus, ReasonCode, Verdict
 from assistant.settings import GeneratorName
@@ -23,6 +23,15 @@ def _not_blank(text: str) -> str:
 
 # Text with something in it; the schema says so too (`pattern` as JSON Schema reads it: a match anywhere).
 Text = Annotated[str, AfterValidator(_not_blank), Field(json_schema_extra={"minLength": 1, "pattern": r"\S"})]
+
+
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# How many passages: an integer as JSON Schema reads one, so `5.0` is one too (a strict model would
+# refuse it); `5.5` and `"5"` are not.
+PassageCount = Annotated[int, Field(ge=1, le=100), BeforeValidator(_whole)]
 
 
 class Strict(BaseModel):
@@ -72,7 +81,7 @@ class SearchRequest(Strict):
     model_config = ConfigDict(json_schema_extra={"examples": [{"question": QUESTION, "k": 3}]})
 
     question: Text = Field(description="What to search for.")
-    k: int | None = Field(None, ge=1, le=100, description="Passages to return; default: `retrieval.top_k`.")
+    k: PassageCount | None = Field(None, description="Passages to return; default: `retrieval.top_k`.")
 
 
 class VerifyRequest(Strict):
@@ -92,9 +101,7 @@ class VerifyRequest(Strict):
     evidence: Text | None = Field(
         None, description="Check against this text instead of the stored documents (it is not stored)."
     )
-    k: int | None = Field(
-        None, ge=1, le=100, description="Passages retrieved to check against; default: `retrieval.top_k`."
-    )
+    k: PassageCount | None = Field(None, description="Passages retrieved to check against; default: `retrieval.top_k`.")
 
 
 # Responses ------------------------------------------------------------------------------------------

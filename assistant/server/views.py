@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 
 from assistant.errors import AssistantError
 from assistant.records import ParsedDocument
-from assistant.server.auth import authorised, same_origin
+from assistant.server.auth import admitted, same_origin
 from assistant.server.conversations import Conversations
 
 CONTEXT_CHARS = 400  # shown either side of a quotation
@@ -81,7 +81,7 @@ def is_htmx(request: Request) -> bool:
 def require_login(request: Request) -> None:
     """Page dependency: without the key's cookie a page goes to the login form, and an htmx request
     is told to (it cannot follow a redirect into a fragment)."""
-    if authorised(request):
+    if admitted(request):
         return
     target = f"/login?next={quote(request.url.path)}"
     if is_htmx(request):
