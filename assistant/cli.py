@@ -279,9 +279,24 @@ def serve(
     from assistant.server.app import create_app
 
     settings = get_settings()
-    host, port = host or settings.server.host, port or settings.server.port
-    typer.echo(f"Chat: http://{host}:{port}/   API documentation: http://{host}:{port}/docs", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    server = settings.server.model_copy(
+        update={"host": host or settings.server.host, "port": port or settings.server.port}
+    )
+    settings = settings.model_copy(update={"server": server})  # the allowed host names follow the interface
+    typer.echo(
+        f"Chat: http://{server.host}:{server.port}/   API documentation: http://{server.host}:{server.port}/docs",
+        err=True,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=server.host,
+        port=server.port,
+        log_level="info",
+        # A client's address is the connection's, unless it comes through a proxy named here: an
+        # X-Forwarded-For from anyone else is ignored (it would dodge the wrong-key limit).
+        proxy_headers=bool(server.trusted_proxies),
+        forwarded_allow_ips=server.trusted_proxies or None,
+    )
 
 
 @docs_app.command("list")

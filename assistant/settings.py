@@ -167,6 +167,12 @@ class ServerSettings(BaseModel):
         description="When set, every API route, upload and delete needs it (`Authorization: Bearer KEY` or "
         "`X-API-Key: KEY`), and the chat page asks for it once (a login form that sets a cookie).",
     )
+    trusted_proxies: list[str] = Field(
+        [],
+        description="Addresses of reverse proxies whose X-Forwarded-For names the client (counted by the "
+        "wrong-key limit); from anyone else the header is ignored. Empty: clients are counted by the "
+        "connection's address.",
+    )
     key_failures_per_minute: int = Field(
         10,
         ge=1,

@@ -3,6 +3,7 @@ embedded Chroma with the hashing embedder; scripted drafts where a test needs a 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -624,6 +625,48 @@ def test_an_address_that_sends_wrong_keys_is_refused_for_a_while_even_with_the_r
     assert 1 <= int(refused.headers["retry-after"]) <= 60
     assert client.get("/v1/models", headers=right).status_code == 429  # the OpenAI routes count alike
     assert client.get("/v1/models").status_code == 401  # no key offered: nothing to refuse early
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "status"),
+    [
+        pytest.param("/api/v1/ask", "application/json", 401, id="api"),
+        pytest.param("/api/v1/documents", "multipart/form-data; boundary=x", 401, id="api-upload"),
+        pytest.param("/uploads", "multipart/form-data; boundary=x", 303, id="chat-upload"),
+    ],
+)
+def test_without_the_key_not_a_byte_of_the_body_is_read(
+    make_client: Client, path: str, content_type: str, status: int
+) -> None:
+    """FastAPI reads a body before a route's checks: an endless body from a client without the key
+    would be read (into memory, or spooled to disk) up to the size limit."""
+    app = make_client(server={"api_key": "s3cret"}).app
+    pulled, sent = [], []
+
+    async def endless_body() -> dict:
+        pulled.append(1)
+        return {"type": "http.request", "body": b"x" * 65536, "more_body": True}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    headers = [(b"host", b"127.0.0.1"), (b"content-type", content_type.encode()), (b"x-api-key", b"guess")]
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"", "headers": headers,
+        "client": ("192.0.2.7", 50000), "server": ("127.0.0.1", 8000),
+    }  # fmt: skip
+    asyncio.run(app(scope, endless_body, send))
+    assert sent[0]["status"] == status and not pulled
+
+
+def test_an_upload_sized_body_is_allowed_only_on_the_upload_routes(make_client: Client) -> None:
+    client = make_client(ingest={"max_file_mb": 0.5}, server={"max_upload_files": 4})
+    files = [(f"part{n}.txt", b"word " * 90_000, "text/plain") for n in range(4)]  # 1.8 MB: over 1 file's 1.5
+    status, body = upload(client, *files)
+    assert status == 202, body
+    response = client.post("/api/v1/ask", files=[("files", f) for f in files], data={"question": "x"})
+    assert response.status_code == 413 and error_code(response) == "request_too_large"
 
 
 def test_key_attempts_expire_after_their_window() -> None:

@@ -539,6 +539,14 @@ def test_the_login_form_refuses_an_address_that_guessed_too_often(make_client) -
     assert made.get("/documents", headers={"X-API-Key": "s3cret"}).status_code == 429  # the same count
 
 
+def test_after_logging_in_a_page_comes_back_with_its_query(make_client) -> None:
+    made = make_client(server={"warm_up": False, "api_key": "s3cret"})
+    sent = made.get("/documents/abc/context?start=5&end=9")
+    assert sent.headers["location"] == "/login?next=/documents/abc/context%3Fstart%3D5%26end%3D9"
+    back = made.post("/login", data={"key": "s3cret", "next": "/documents/abc/context?start=5&end=9"})
+    assert back.headers["location"] == "/documents/abc/context?start=5&end=9"
+
+
 def test_the_api_key_header_also_opens_the_chat(make_client) -> None:
     made = make_client(server={"warm_up": False, "api_key": "s3cret"})
     assert made.get("/documents", headers={"Authorization": "Bearer s3cret"}).status_code == 200

@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
-from conftest import BAD, BIN, GOOD, GOOD_DOCUMENTS
+from conftest import BAD, BIN, GOOD, GOOD_DOCUMENTS, _free_port, server_process
 
 TITLES = {
     "The Keeper's Log of Skerryvore",
@@ -190,3 +191,27 @@ def test_top_k_setting_is_the_default_number_of_hits(library) -> None:
     question = "glacier lighthouse honeybees sourdough"
     payload = run_json(data_dir, "search", question, env={"ASSISTANT_RETRIEVAL__TOP_K": "2"})
     assert len(payload["hits"]) == 2
+
+
+def test_serve_on_every_interface_answers_any_host_name_and_counts_clients_by_connection(tmp_path: Path) -> None:
+    """`--host 0.0.0.0` is reachable by the machine's name, and an X-Forwarded-For from a client that
+    is not a trusted proxy does not make each wrong key look like a new client."""
+    port = _free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    environment.update(
+        ASSISTANT_DATA_DIR=str(tmp_path / "data"),
+        ASSISTANT_EMBEDDING__BACKEND="hashing",
+        ASSISTANT_SERVER__WARM_UP="false",
+        ASSISTANT_SERVER__API_KEY="s3cret",
+        ASSISTANT_SERVER__KEY_FAILURES_PER_MINUTE="3",
+    )
+    command = [str(BIN / "assistant"), "serve", "--host", "0.0.0.0", "--port", str(port)]
+    url = f"http://127.0.0.1:{port}"
+    with server_process(command, f"{url}/static/chat.css", tmp_path / "server.log", env=environment):
+        by_name = httpx.get(f"{url}/static/chat.css", headers={"Host": f"assistant.example:{port}"})
+        assert by_name.status_code == 200
+        statuses = [
+            httpx.get(f"{url}/v1/models", headers={"X-API-Key": "guess", "X-Forwarded-For": f"10.9.{n}.1"}).status_code
+            for n in range(4)
+        ]
+        assert statuses == [401, 401, 401, 429]

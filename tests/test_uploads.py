@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.server.uploads import MAX_NAME_CHARS, safe_filename
+from assistant.server.uploads import MAX_NAME_BYTES, MAX_NAME_CHARS, safe_filename
 
 NAMES = [
     # (as the browser sent it, as stored)
@@ -30,3 +30,11 @@ def test_safe_filename(sent: str | None, stored: str) -> None:
 def test_a_long_name_keeps_its_suffix() -> None:
     name = safe_filename("x" * 500 + ".docx")
     assert len(name) == MAX_NAME_CHARS and name.endswith("x.docx")
+
+
+@pytest.mark.parametrize("char", ["\u6587", "\U0001f600", "\u00e9"], ids=["cjk", "emoji", "accented"])
+def test_a_long_non_ascii_name_fits_a_file_system_name(tmp_path, char: str) -> None:
+    name = safe_filename(char * 100 + ".txt")
+    assert len(name.encode()) <= MAX_NAME_BYTES and name.endswith(char + ".txt")
+    (tmp_path / name).write_text("stored")  # 255 bytes is the usual limit of one name
+    assert safe_filename(char * 300) == char * (MAX_NAME_BYTES // len(char.encode()))

@@ -22,7 +22,7 @@ from assistant.server.auth import KeyAttempts, require_key
 from assistant.server.conversations import Conversations
 from assistant.server.health import Readiness
 from assistant.server.jobs import IngestJobs
-from assistant.server.limits import BodyLimit, body_limit
+from assistant.server.limits import BodyLimit, KeyGate, body_limit
 from assistant.server.streaming import AnswerSlots
 from assistant.server.views import Views, require_login
 from assistant.settings import Settings, get_settings
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
     app.state.key_attempts = KeyAttempts(settings.server.key_failures_per_minute)
     handlers.install(app)
     app.add_middleware(BodyLimit, limit=lambda scope: body_limit(settings, scope))
+    app.add_middleware(KeyGate)  # before the limit: a client without the key is not read at all
     # Outermost: a page on another site that rebinds its own name to 127.0.0.1 gets no answer.
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.server.trusted_hosts())
     app.include_router(api.router, prefix="/api/v1")

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from assistant.errors import TooManyAttempts, Unauthorized
 
 COOKIE = "assistant_session"
+KEY_NEEDED = "this server needs an API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY`"
 # Declared for the OpenAPI page (its "Authorize" button); `authorised` does the checking.
 BEARER = HTTPBearer(auto_error=False, description="`Authorization: Bearer KEY`, when the server has an API key.")
 HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: KEY`, the same key.")
@@ -28,9 +29,8 @@ HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Ke
 class KeyAttempts:
     """Wrong keys per client address over the last `window` seconds. Once an address has made `limit`
     of them, it is refused (429, whatever key it sends, so a lucky guess looks like any other) until
-    its oldest failure leaves the window. Behind a reverse proxy every client shares the proxy's
-    address, so one guesser locks out everyone for a window: the price of not trusting a header
-    that any client can forge."""
+    its oldest failure leaves the window. The address is the connection's, or what a proxy listed in
+    `server.trusted_proxies` forwards: a header from anyone else could name a new client per guess."""
 
     def __init__(self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
@@ -117,7 +117,7 @@ def require_key(
 ) -> None:
     """Route dependency: refuses the request (401) unless it carries the key or the session cookie."""
     if not admitted(request):
-        raise Unauthorized("this server needs an API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY`")
+        raise Unauthorized(KEY_NEEDED)
 
 
 def same_origin(request: Request) -> None:

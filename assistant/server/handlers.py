@@ -22,7 +22,7 @@ OPENAI_PREFIX = "/v1"
 def install(app: FastAPI) -> None:
     app.add_exception_handler(AssistantError, _assistant_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Exception, _internal_error)
 
 
@@ -60,7 +60,7 @@ _HTTP_CODES = {
 }
 
 
-async def _http_error(request: Request, error: Exception) -> JSONResponse:
+async def http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
     code = _HTTP_CODES.get(error.status_code, "http_error")
     headers = getattr(error, "headers", None)

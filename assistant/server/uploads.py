@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 COPY_BYTES = 1 << 20
 MAX_NAME_CHARS = 120
+MAX_NAME_BYTES = 200  # of UTF-8: file systems allow 255 bytes, and 120 Chinese characters are 360
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|#]+")  # `#` and `:` name a JSONL file's records
 
 
@@ -92,7 +93,8 @@ async def receive(uploads: list[Upload], folder: Path, max_bytes: int) -> tuple[
 
 
 def safe_filename(name: str | None) -> str:
-    """The last path component, without control or path characters, at most 120 characters.
+    """The last path component, without control or path characters, at most 120 characters and
+    200 bytes of UTF-8 (the extension kept).
 
     >>> safe_filename("../../etc/passwd")
     'passwd'
@@ -103,10 +105,16 @@ def safe_filename(name: str | None) -> str:
     name = _UNSAFE.sub("_", name).strip(" ._")
     stem, dot, suffix = name.rpartition(".")
     if dot and len(suffix) <= 10:
-        name = f"{stem[: MAX_NAME_CHARS - len(suffix) - 1].strip(' ._')}.{suffix}"
+        room = len(suffix) + 1
+        name = f"{_cut(stem, MAX_NAME_CHARS - room, MAX_NAME_BYTES - room).strip(' ._')}.{suffix}"
     else:
-        name = name[:MAX_NAME_CHARS]
+        name = _cut(name, MAX_NAME_CHARS, MAX_NAME_BYTES)
     return name or "upload"
+
+
+def _cut(text: str, chars: int, size: int) -> str:
+    """At most `chars` characters and `size` bytes of UTF-8, cut between characters."""
+    return text[:chars].encode()[:size].decode(errors="ignore")
 
 
 async def save(upload: Readable, path: Path, max_bytes: int) -> int:

@@ -79,14 +79,19 @@ def is_htmx(request: Request) -> bool:
 
 
 def require_login(request: Request) -> None:
-    """Page dependency: without the key's cookie a page goes to the login form, and an htmx request
-    is told to (it cannot follow a redirect into a fragment)."""
-    if admitted(request):
-        return
-    target = f"/login?next={quote(request.url.path)}"
+    """Page dependency: without the key's cookie a page goes to the login form."""
+    if not admitted(request):
+        raise to_login(request)
+
+
+def to_login(request: Request) -> HTTPException:
+    """To the login form, and back to this page (query included) after it; an htmx request is told
+    to go there (it cannot follow a redirect into a fragment)."""
+    here = f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path
+    target = f"/login?next={quote(here)}"
     if is_htmx(request):
-        raise HTTPException(401, "log in first", headers={"HX-Redirect": target})
-    raise HTTPException(303, "log in first", headers={"Location": target})
+        return HTTPException(401, "log in first", headers={"HX-Redirect": target})
+    return HTTPException(303, "log in first", headers={"Location": target})
 
 
 def context_window(document: ParsedDocument, start: int, end: int, chars: int = CONTEXT_CHARS) -> dict[str, Any]:
