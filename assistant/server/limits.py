@@ -18,7 +18,6 @@ from assistant.server.handlers import error_response, http_error
 from assistant.server.views import to_login
 from assistant.settings import Settings
 
-
 UPLOAD_PATHS = frozenset({"/api/v1/documents", "/uploads"})  # the API's and the chat's
 _BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
 
