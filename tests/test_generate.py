@@ -8,7 +8,7 @@ import pytest
 from conftest import fast_settings
 
 from assistant.backends import Backends
-from assistant.components.cite import find_quote, split_claims
+from assistant.components.cite import find_quote, quoted_spans, split_claims
 from assistant.components.embed import HashingEmbedder
 from assistant.components.generate import (
     NOT_FOUND,
@@ -99,6 +99,25 @@ def test_extractive_sentences_are_verbatim_and_cite_known_keys() -> None:
     assert all(find_quote(sentence, source.hit.chunk.text) is not None for source, sentence in picked)
     claims = split_claims(draft_of(generator, "Tajiks in Russia", sources), {"S1", "S2"})
     assert len(claims) == 3 and all(claim.keys and not claim.unknown_keys for claim in claims)
+
+
+@pytest.mark.parametrize(
+    ("title", "text"),
+    [
+        pytest.param("Notes on the \u201eGreat Migration\u201d debate", MIGRATION, id="quoted-title"),
+        pytest.param(
+            "Migration Notes", MIGRATION.replace("labour migrants", "\u201eguest workers\u201c"), id="low-9-quotes"
+        ),
+    ],
+)
+def test_extractive_quotes_stay_whole_whatever_quote_marks_the_title_and_text_hold(title: str, text: str) -> None:
+    generator = ExtractiveGenerator(HashingEmbedder(), sentences=1)
+    draft = draft_of(generator, "How many Tajiks work in Russia?", [Source("S1", hit(text, title))])
+    (claim,) = split_claims(draft, {"S1"})
+    named, quotation = quoted_spans(claim.text)
+    assert named.replace("'", "") == title.replace("\u201e", "").replace("\u201d", "")
+    assert quotation.startswith("Some 3 million") and quotation.endswith(".")  # the whole sentence
+    assert find_quote(quotation, text) is not None
 
 
 @pytest.mark.parametrize(

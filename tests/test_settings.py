@@ -38,6 +38,8 @@ def test_index_fingerprint_changes_only_with_what_determines_the_vectors(overrid
         ("ASSISTANT_EMBEDDING__BACKEND", "hashing", lambda s: s.embedding.backend == "hashing"),
         ("ASSISTANT_STORE__CHROMA_URL", "http://10.0.0.2:8000", lambda s: s.store.chroma_url == "http://10.0.0.2:8000"),
         ("ASSISTANT_DATA_DIR", "/srv/assistant", lambda s: s.data_dir == Path("/srv/assistant")),
+        ("ASSISTANT_DATA_DIR", "~/notes", lambda s: s.data_dir == Path.home() / "notes"),
+        ("ASSISTANT_GENERATION__MODEL_CACHE", "~/m", lambda s: s.generation.model_cache == Path.home() / "m"),
     ],
 )
 def test_environment_variables_are_read(monkeypatch, variable: str, value: str, read) -> None:

@@ -130,6 +130,14 @@ CASES = [
         "Reportedly, some 3 million Tajiks work in Russia [S1].", "supported", [], "overlap",
         {"S1": "Some 3 million Tajiks work in Russia as labour migrants."}, id="hedged-with-reportedly",
     ),
+    pytest.param(  # not a plain attribution: the quotation found verbatim does not settle it
+        'The article never claims that "Some 3 million Tajiks work in Russia" [S1].', "unsupported", ["not_stated"],
+        "overlap", {"S1": "Some 3 million Tajiks work in Russia"}, id="negated-attribution-is-judged",
+    ),
+    pytest.param(  # "Syria" is a name mid-sentence in S2, so opening a sentence it is still checked
+        "Syria suffers from poverty and high unemployment [S1].", "unsupported", ["name_not_in_source"], "overlap",
+        {"S1": "Tajikistan suffers from poverty and high unemployment."}, id="name-opening-the-sentence",
+    ),
 ]  # fmt: skip
 
 
@@ -143,6 +151,41 @@ def test_check(draft: str, verdict: str, codes: list[str], judge: str | None, qu
         assert DOCUMENTS[citation.doc_id].text[citation.start : citation.end] == citation.quote
         assert citation.chunk_id == SOURCES[citation.key].hit.chunk.chunk_id
         assert citation.title == SOURCES[citation.key].hit.title
+
+
+def test_a_number_in_the_cited_documents_title_is_stated_by_it() -> None:
+    text = "The harvest came early and was the largest in a decade."
+    sources = {"S1": Source("S1", passage("hr", "Harvest Review 2019", text, 0))}
+    (claim,) = split_claims(f'"Harvest Review 2019" states: "{text}" [S1]', set(sources))
+    assert verifier().check(claim, sources).verdict == "supported"
+
+
+HEDGED = "The Russian Federation has allegedly around 3 million Tajiks working as labour migrants."
+
+
+@pytest.mark.parametrize(
+    ("draft", "own_answer", "codes"),
+    [
+        pytest.param("The Russian Federation has around 3 million Tajik labour migrants [S1].", True,
+                     ["stated_as_fact"], id="hedge-dropped"),
+        pytest.param("The article claims that the Russian Federation has around 3 million Tajik labour migrants [S1].",
+                     True, [], id="attributed"),
+        pytest.param("The Russian Federation has around 3 million Tajik labour migrants, the article says [S1].",
+                     True, [], id="attributed-at-the-end"),
+        pytest.param("The Russian Federation reportedly has around 3 million Tajik labour migrants [S1].", True, [],
+                     id="hedge-kept-in-other-words"),
+        pytest.param("The Russian Federation has around 3 million Tajik labour migrants [S1].", False, [],
+                     id="a-statement-to-verify-is-not-an-answer"),
+    ],
+)  # fmt: skip
+def test_an_answer_that_drops_its_sources_hedge_states_as_fact(draft: str, own_answer: bool, codes: list[str]) -> None:
+    sources = {"S1": Source("S1", passage("hedged", "Notes", HEDGED, 0))}
+    (claim,) = split_claims(draft, set(sources))
+    claim = verifier().check(claim, sources, own_answer=own_answer)
+    assert [reason.code for reason in claim.reasons] == codes
+    assert claim.verdict == ("unsupported" if codes else "supported")
+    if codes:
+        assert claim.reasons[0].detail == 'the source says "allegedly"; the sentence states it as fact'
 
 
 def test_citations_follow_the_order_of_the_keys() -> None:

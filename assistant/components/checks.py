@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
+from collections.abc import Set as AbstractSet
 
 _SCALES = {
     "dozen": 12,
@@ -42,7 +44,8 @@ _COMMON = frozenset(
     those though thus to today under unlike until we what when where whereas which while who
     whose with within without writer yes yet you""".split()  # noqa: SIM905 - a word list reads better as words
 )
-_NAME = re.compile(r"\b[A-Z][\w'’-]*")
+_WORD = re.compile(r"\b[^\W\d_][\w'’-]*")  # a name is such a word with a capital: É, Ł and Д included
+_MID_SENTENCE = re.compile(r"(?<=[\w,] )[^\W\d_][\w'’-]*")
 
 
 def numbers_in(text: str) -> set[float]:
@@ -89,25 +92,44 @@ def _is_small_word(number: str) -> bool:
     return number.strip().lower() in ("one", "zero")
 
 
-def missing_names(claim: str, evidence: str, allowed: str = "") -> list[str]:
+def names_in(text: str) -> set[str]:
+    """The capitalised words of `text` that follow a word or a comma: names, not sentence openers.
+
+    >>> sorted(names_in("Putin spoke. Later, Tasmagambetov and the Kremlin replied."))
+    ['kremlin', 'tasmagambetov']
+    """
+    return {_fold(word) for word in _MID_SENTENCE.findall(text) if word[0].isupper()}
+
+
+def missing_names(claim: str, evidence: str, allowed: str = "", names: AbstractSet[str] = frozenset()) -> list[str]:
     """Capitalised words (names, places, months) of the claim found neither in the evidence nor in
-    `allowed` (document titles). A name matches a longer form ("Tajik" in "Tajikistan").
+    `allowed` (document titles). A name matches a longer form ("Tajik" in "Tajikistan"). The word
+    that opens the claim counts only when `names` (from `names_in`) shows it is one.
 
     >>> missing_names("The article says Tajiks work in Moscow", "Tajikistan's migrants in Russia")
     ['Moscow']
+    >>> missing_names("Putin said so.", "Tasmagambetov said so.", names={"putin"})
+    ['Putin']
     """
-    known = f"{evidence} {allowed}".lower().replace("’", "'")
+    known = _fold(f"{evidence} {allowed}")
     missing = []
-    for position, word in enumerate(_NAME.findall(claim)):
+    capitalised = [word for word in _WORD.findall(claim) if word[0].isupper()]
+    for position, word in enumerate(capitalised):
         bare = re.sub(r"['’]s$", "", word).strip("'’-")
-        lower = bare.lower()
+        lower = _fold(bare)
         if not bare or lower in _COMMON or _known_name(lower, known):
             continue
-        if position == 0 and claim.lstrip(" \"'“‘(").startswith(word):
+        if position == 0 and claim.lstrip(" \"'“‘(").startswith(word) and lower not in names:
             continue  # "Around", "Reportedly": any sentence opens with a capital; the judge still reads it
         if bare not in missing:
             missing.append(bare)
     return missing
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents: "Émile" and "Emile" are one name, as a source may spell it either way."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().replace("’", "'"))
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 def _known_name(name: str, known: str) -> bool:

@@ -16,7 +16,11 @@ MARKER = re.compile(rf"\[\s*{_KEY}(?:\s*[,;&]\s*{_KEY})*\s*\]", re.IGNORECASE)
 _MARKER_AFTER_STOP = re.compile(rf"([.!?])((?:\s*{MARKER.pattern})+)", re.IGNORECASE)
 _LEADING_MARKERS = re.compile(rf"^\s*(?:{MARKER.pattern}\s*)+", re.IGNORECASE)
 _KEY_DIGITS = re.compile(r"\d+")
-_ABBREVIATION = re.compile(r"^(?:.*\s)?(?:[A-Z][a-z]{0,3}|[A-Z](?:\.[A-Z])*)\.$")  # "... Dr." "St." "U.S."
+_ABBREVIATION = re.compile(  # "... Dr." "St." "U.S.", not "... in May." or "... to Iran."
+    r"^(?:.*\s)?(?:(?:Dr|Mr|Mrs|Ms|Prof|St|Mt|Jr|Sr|Gen|Col|Lt|Sgt|Capt|Rev|Gov|Sen|Rep|Pres|Fig|No|Vol|Jan|Feb"
+    r"|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Inc|Ltd|Co|Corp|approx|ca|cf|vs)|[A-Z](?:\.[A-Z])*)\.$"
+)
+QUOTATION_RUN = 600  # most characters one sentence may grow to while a quotation is open
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _SENTENCE_END = (".", "!", "?", ":", ";", '"', "'", ")", "”", "’")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+", re.MULTILINE)
@@ -60,8 +64,23 @@ def _sentences(text: str) -> list[str]:
     pieces: list[str] = []
     for line in text.splitlines():
         if line.strip():
-            pieces.extend(s for s in blingfire.text_to_sentences(line.strip()).split("\n") if s.strip())
+            split = [s for s in blingfire.text_to_sentences(line.strip()).split("\n") if s.strip()]
+            pieces.extend(_rejoin_quotations(split))
     return _rejoin_abbreviations(pieces)
+
+
+def _rejoin_quotations(pieces: list[str]) -> list[str]:
+    """blingfire ends a sentence inside or just after a quotation ('They shouted "Go home!" at
+    rallies'): while a piece leaves a quote mark open, or when the next starts in lower case, they
+    are one sentence (up to a limit, in case a mark is never closed)."""
+    joined: list[str] = []
+    for piece in pieces:
+        continues = joined and (joined[-1].count('"') % 2 or piece[0].islower())
+        if continues and len(joined[-1]) + len(piece) < QUOTATION_RUN:
+            joined[-1] = f"{joined[-1]} {piece}"
+        else:
+            joined.append(piece)
+    return joined
 
 
 def _rejoin_abbreviations(pieces: list[str]) -> list[str]:

@@ -15,7 +15,7 @@ from assistant.records import Hit, Source
 
 # What every generator says when the sources do not answer; the answer prompt asks for it verbatim.
 NOT_FOUND = "The documents do not answer this question."
-_INNER_QUOTES = str.maketrans({'"': "'", "“": "'", "”": "'"})
+_INNER_QUOTES = str.maketrans(dict.fromkeys('"“”„‟«»', "'"))  # inside a quotation, so it is not cut short
 CHARS_PER_TOKEN = 4  # a budget estimate for English prose; the tokenizer is not needed for it
 
 
@@ -97,7 +97,7 @@ class ExtractiveGenerator:
             yield NOT_FOUND
             return
         for index, (source, sentence) in enumerate(picked):
-            title = source.hit.title or source.hit.chunk.doc_id
+            title = (source.hit.title or source.hit.chunk.doc_id).translate(_INNER_QUOTES)
             inner = sentence.translate(_INNER_QUOTES)  # its own "..." become '...', so the quotation stays whole
             yield f'{"" if index == 0 else chr(10)}"{title}" states: "{inner}" [{source.key}]'
 

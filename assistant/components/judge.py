@@ -21,10 +21,12 @@ _STOPWORDS = frozenset(
     whom whose what when where why how all any some more most other only very""".split()  # noqa: SIM905
 )
 _VERB = r"(?:claims?|states?|says?|reports?|argues?|notes?|writes?|suggests?|asserts?|mentions?|estimates?|alleges?)"
+_NEGATOR = r"(?:never|not|nowhere|no|hardly|neither|nor|falsely|wrongly)\b"  # "The article never claims that"
 _ATTRIBUTION = re.compile(
     r"^(?:according to [^,]{1,80},\s*"  # According to the article, ...
     rf"|[\"“][^\"”]{{1,200}}[\"”] {_VERB}:?\s*"  # "Title" states: ...
-    rf"|(?:the|this|one|another) (?:article|author|document|source|report|text|passage|writer)s?(?: \w+)? {_VERB}"
+    rf"|(?:the|this|one|another) (?:article|author|document|source|report|text|passage|writer)s?"
+    rf"(?: (?!{_NEGATOR})\w+)? {_VERB}"
     r"(?: that)?:?\s*"  # The article claims that ...
     rf"|S\d+ {_VERB}(?: that)?:?\s*)",  # S2 reports that ...
     re.IGNORECASE,
@@ -38,6 +40,30 @@ def strip_attribution(claim: str) -> str:
     'prices rose.'
     """
     return _ATTRIBUTION.sub("", claim.strip(), count=1) or claim
+
+
+# Words by which a text holds a claim at a distance ("allegedly", "is said to", "according to").
+HEDGE = re.compile(
+    r"\b(?:allegedly|reportedly|purportedly|supposedly|ostensibly|apparently|rumou?red|unconfirmed|unverified"
+    r"|(?:is|are|was|were) (?:said|believed|thought|claimed|alleged|reported|rumou?red) to"
+    r"|according to|claim(?:s|ed)? (?:that|to)|alleged)\b",
+    re.IGNORECASE,
+)
+_ATTRIBUTED = re.compile(
+    rf"\b(?:article|author|document|source|report|text|passage|writer|S\d+)s?\b(?: \w+)? {_VERB}\b"
+    rf"|[\"”] {_VERB}\b",  # "Title" states
+    re.IGNORECASE,
+)
+
+
+def attributed(claim: str) -> bool:
+    """Whether the claim says whose it is ("The article claims ...", "..., the author says") or
+    hedges it ("reportedly", "according to").
+
+    >>> attributed("Prices rose, the article claims."), attributed("Prices rose.")
+    (True, False)
+    """
+    return bool(_ATTRIBUTED.search(claim) or HEDGE.search(claim))
 
 
 class Judge(Protocol):

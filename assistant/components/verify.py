@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-from assistant.components.checks import missing_names, missing_numbers
+from assistant.components.checks import missing_names, missing_numbers, names_in
 from assistant.components.cite import find_quote, normalise, quoted_spans, sentence_spans, shortened
 from assistant.components.embed import Embedder
-from assistant.components.judge import Judge, content_words, strip_attribution
+from assistant.components.judge import HEDGE, Judge, attributed, content_words, strip_attribution
 from assistant.records import Citation, Claim, Judgement, ParsedDocument, Reason, Source
 
 JUDGE_SENTENCE_CHARS = 400
@@ -86,9 +86,12 @@ class Verifier:
         claim.citations, quote_reasons = self._citations(claim, cited, evidence)
         checked = cited if own_answer else [e.source for e in evidence]
         quoted = [c.quote for c in claim.citations]  # a quotation may lie outside the cited passage
-        details = quote_reasons + _deterministic_reasons(claim.text, list(dict.fromkeys(checked)), quoted)
+        names = _names(sources.values())
+        details = quote_reasons + _deterministic_reasons(claim.text, list(dict.fromkeys(checked)), quoted, names)
         if own_answer and details:
-            details = _point_to_uncited(details, claim, [s for s in sources.values() if s not in cited])
+            details = _point_to_uncited(details, claim, [s for s in sources.values() if s not in cited], names)
+        if own_answer and (hedge := _dropped_hedge(claim.text, evidence)):
+            details.append(Reason("stated_as_fact", f'the source says "{hedge}"; the sentence states it as fact'))
         claim.judgement = self._judge(claim, evidence, quote_reasons)
         failed = not claim.judgement.supported
         claim.reasons = [r for r in details if own_answer or failed or r.code in ALWAYS_DECISIVE]
@@ -108,7 +111,10 @@ class Verifier:
         evidence = self.select_evidence(claim.text, list(sources.values()), every_source=False)
         closest = list(dict.fromkeys(e.source.key for e in sorted(evidence, key=lambda e: -e.similarity)))
         enough = (closest[:n] for n in range(1, len(closest) + 1))
-        keys = next((k for k in enough if not _deterministic_reasons(claim.text, [sources[s] for s in k], [])), None)
+        names = _names(sources.values())
+        keys = next(
+            (k for k in enough if not _deterministic_reasons(claim.text, [sources[s] for s in k], [], names)), None
+        )
         if keys is None:  # no sentence to stand on, or a number or name none of those passages has
             return
         trial = self.check(Claim(claim.text, keys=keys), sources)  # cites passages: it cannot come back here
@@ -256,20 +262,40 @@ def _uncited_reason(claim: Claim) -> Reason:
     return Reason("no_citation", "cites no source")
 
 
-def _deterministic_reasons(text: str, cited: list[Source], quotes: list[str]) -> list[Reason]:
+def _dropped_hedge(claim: str, evidence: list[Evidence]) -> str | None:
+    """The hedge ("allegedly", "according to") of the evidence sentence closest to the claim, when
+    the claim neither keeps a hedge nor says whose claim it is: it then states as fact what its
+    source only reports."""
+    if not evidence or attributed(claim):
+        return None
+    closest = max(evidence, key=lambda e: e.similarity)
+    return found.group(0) if (found := HEDGE.search(closest.text)) else None
+
+
+def _names(sources: Iterable[Source]) -> frozenset[str]:
+    """The names the passages use mid-sentence: a sentence that opens with one of them ("Putin
+    warned...") must find it in its cited passages too."""
+    return frozenset().union(*(names_in(source.hit.chunk.text) for source in sources))
+
+
+def _deterministic_reasons(text: str, cited: list[Source], quotes: list[str], names: frozenset[str]) -> list[Reason]:
+    """The claim's numbers and names missing from the cited passages. A document's title counts as
+    stated ("The Harvest Review 2019 says ...")."""
     evidence = "\n".join([source.hit.chunk.text for source in cited] + quotes)
     titles = " ".join(source.hit.title for source in cited)
     reasons = []
-    if numbers := missing_numbers(text, evidence):
+    if numbers := missing_numbers(text, f"{evidence}\n{titles}"):
         reasons.append(Reason("number_not_in_source", f"{', '.join(numbers)} not in the cited passages"))
-    if names := missing_names(_without_keys(text), evidence, allowed=titles):
-        reasons.append(Reason("name_not_in_source", f"{', '.join(names)} not in the cited passages"))
+    if missing := missing_names(_without_keys(text), evidence, allowed=titles, names=names):
+        reasons.append(Reason("name_not_in_source", f"{', '.join(missing)} not in the cited passages"))
     return reasons
 
 
-def _point_to_uncited(reasons: list[Reason], claim: Claim, uncited: list[Source]) -> list[Reason]:
+def _point_to_uncited(
+    reasons: list[Reason], claim: Claim, uncited: list[Source], names: frozenset[str]
+) -> list[Reason]:
     """Say so when another retrieved passage has the details the cited ones lack: a miscitation."""
-    fitting = [s.key for s in uncited if not _deterministic_reasons(claim.text, [s], [])]
+    fitting = [s.key for s in uncited if not _deterministic_reasons(claim.text, [s], [], names)]
     if not fitting:
         return reasons
     hint = f" ({', '.join(fitting)}, which it does not cite, has them)"
