@@ -91,8 +91,7 @@ def search(
         _fail(InputError("give a QUESTION or --batch FILE (one of the two)"), as_json)
     backends = _backends()
     if batch is not None:
-        _each_record(batch, lambda record, number: _search_record(record, number, backends, k))
-        return
+        _each_record(batch, lambda record, number: _search_record(record, number, backends, k), as_json)
     from assistant import pipeline
     from assistant.present import hits_json
 
@@ -105,19 +104,25 @@ def search(
     _emit(as_json, {"question": question, "seconds": seconds, "hits": hits_json(hits)}, _hits_text(hits))
 
 
-def _each_record(path: Path, handle: Callable[[dict[str, Any], int], dict[str, Any]]) -> None:
+def _each_record(path: Path, handle: Callable[[dict[str, Any], int], dict[str, Any]], as_json: bool) -> NoReturn:
     """One JSON line out per JSONL record in, with the record's "id"; a bad line or a failed record
-    gives an error line and the batch goes on."""
+    gives an error line and the batch goes on, and then exits 1 (as `ingest` does for a failed file)."""
     from assistant.present import error_json
 
-    for number, line in _jsonl_lines(path):
+    lines = _jsonl_lines(path, as_json)
+    failed = 0
+    for number, line in lines:
         record: dict[str, Any] = {}
         try:
             record = _parsed(line, number)
             result = {"id": record.get("id"), **handle(record, number)}
         except AssistantError as failure:
             result = {"id": record.get("id"), **error_json(failure)}
+            failed += 1
         typer.echo(json.dumps(result, ensure_ascii=False))
+    if failed:
+        typer.echo(f"{failed} of {len(lines)} records failed", err=True)
+    raise typer.Exit(1 if failed else 0)
 
 
 def _parsed(line: str, number: int) -> dict[str, Any]:
@@ -228,10 +233,13 @@ def verify(
     """Is STATEMENT supported by the documents (or by --evidence)? A verdict, reasons and quotes."""
     if (statement is None) == (batch is None):
         _fail(InputError("give a STATEMENT or --batch FILE (one of the two)"), as_json)
+    if batch is not None and evidence is not None:
+        _fail(
+            InputError('--evidence is for one STATEMENT; in a --batch file each record has its own "evidence"'), as_json
+        )
     backends = _backends()
     if batch is not None:
-        _each_record(batch, lambda record, number: _verify_record(record, number, backends))
-        return
+        _each_record(batch, lambda record, number: _verify_record(record, number, backends), as_json)
     from assistant import pipeline
     from assistant.present import verify_json
 
@@ -250,11 +258,13 @@ def _verify_text(claim, result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _jsonl_lines(path: Path) -> list[tuple[int, str]]:
+def _jsonl_lines(path: Path, as_json: bool) -> list[tuple[int, str]]:
+    """The file's non-blank lines, numbered. Split at newlines only: JSON strings may hold U+2028 and
+    the other characters `str.splitlines` also breaks at."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").split("\n")
     except (OSError, UnicodeDecodeError) as error:
-        _fail(InputError(f"cannot read {path}: {error}"), False)
+        _fail(InputError(f"cannot read {path}: {error}"), as_json)
     return [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
 
 

@@ -124,6 +124,7 @@ BATCH = [
     ('{"id": "f"}', "f", "bad_input"),
     ('{"id": "g", "claim": "x y z", "evidence": 5}', "g", "bad_input"),
     ('{"id": "h", "claim": "   "}', "h", "bad_input"),
+    ('{"id": "i", "claim": "Prices\u2028rose in 2023.", "evidence": "Prices rose in 2023."}', "i", "supported"),
 ]
 
 
@@ -131,8 +132,8 @@ def test_verify_batch_gives_one_line_per_record_and_errors_as_objects(data_dir: 
     batch = tmp_path / "claims.jsonl"
     batch.write_text("\n".join(line for line, _, _ in BATCH[:3]) + "\n\n" + "\n".join(line for line, _, _ in BATCH[3:]))
     result = run(data_dir, "verify", "--batch", str(batch))
-    assert result.returncode == 0, result.stderr
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 1 and result.stderr.strip() == "5 of 9 records failed", result.stderr
+    lines = [json.loads(line) for line in result.stdout.split("\n") if line]  # one holds a raw U+2028
     assert [line["id"] for line in lines] == [record_id for _, record_id, _ in BATCH]
     for line, (_, _, expected) in zip(lines, BATCH):
         assert line.get("verdict", line.get("error", {}).get("code")) == expected, line
@@ -141,9 +142,13 @@ def test_verify_batch_gives_one_line_per_record_and_errors_as_objects(data_dir: 
 
 
 @pytest.mark.parametrize(
-    "args",
-    [pytest.param(["verify"], id="neither"), pytest.param(["verify", "x", "--batch", "f.jsonl"], id="both")],
+    ("args", "message"),
+    [
+        pytest.param(["verify"], "STATEMENT or --batch", id="neither"),
+        pytest.param(["verify", "x", "--batch", "f.jsonl"], "STATEMENT or --batch", id="both"),
+        pytest.param(["verify", "--batch", "f.jsonl", "--evidence", "e"], "each record has its own", id="batch-evidence"),
+    ],
 )
-def test_verify_needs_a_statement_or_a_batch(data_dir: Path, args: list[str]) -> None:
+def test_verify_needs_a_statement_or_a_batch(data_dir: Path, args: list[str], message: str) -> None:
     result = run(data_dir, *args)
-    assert result.returncode == 2 and "Traceback" not in result.stderr and "STATEMENT or --batch" in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr and message in result.stderr
