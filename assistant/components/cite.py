@@ -10,9 +10,13 @@ import blingfire
 
 from assistant.records import Claim
 
-# [S1], [S1, S3], [S1][S2], [s2; S4], [Source 3], [1]: the forms small models write.
+# [S1], [S1, S3], [S1][S2], [s2; S4], [Source 3], [1], [S1-S3], (S2): the forms small models write.
 _KEY = r"(?:S|Source\s*)?\d{1,6}"
-MARKER = re.compile(rf"\[\s*{_KEY}(?:\s*[,;&]\s*{_KEY})*\s*\]", re.IGNORECASE)
+_KEYS = rf"{_KEY}(?:\s*[-–]\s*{_KEY})?(?:\s*[,;&]\s*{_KEY}(?:\s*[-–]\s*{_KEY})?)*"
+_NAMED_KEYS = r"S\d{1,6}(?:\s*[,;&]\s*S\d{1,6})*"  # in parentheses only with the S: "(1)" is often a list item
+MARKER = re.compile(rf"\[\s*{_KEYS}\s*\]|\(\s*{_NAMED_KEYS}\s*\)", re.IGNORECASE)
+MAX_RANGE = 20  # "[S1-S3]" is three keys; "[S1-S900]" is not 900
+_SOURCES_LABEL = re.compile(r"(?:sources?|references?|citations?)\s*:?", re.IGNORECASE)  # "Sources: [S1], [S2]"
 _MARKER_AFTER_STOP = re.compile(rf"([.!?])((?:\s*{MARKER.pattern})+)", re.IGNORECASE)
 _LEADING_MARKERS = re.compile(rf"^\s*(?:{MARKER.pattern}\s*)+", re.IGNORECASE)
 _KEY_DIGITS = re.compile(r"\d+")
@@ -50,7 +54,7 @@ def split_claims(draft: str, known_keys: set[str]) -> list[Claim]:
             sentence = sentence[leading.end() :]
         keys = _keys(sentence)
         words = _tidy(MARKER.sub("", sentence))
-        if not words.strip(" .,;:!?\"'"):
+        if not words.strip(" .,;:!?\"'") or _SOURCES_LABEL.fullmatch(words.strip(" .,;!?\"'")):
             if claims and keys:  # a line of bare markers belongs to the sentence before it
                 _add_keys(claims[-1], keys, known_keys)
             continue
@@ -95,7 +99,16 @@ def _rejoin_abbreviations(pieces: list[str]) -> list[str]:
 
 
 def _keys(sentence: str) -> list[str]:
-    return [f"S{int(d)}" for marker in MARKER.findall(sentence) for d in _KEY_DIGITS.findall(marker)]
+    """The keys its markers cite, in order; a range ("S1-S3") stands for each key in it."""
+    numbers: list[int] = []
+    for marker in MARKER.findall(sentence):
+        for part in re.split(r"[,;&]", marker):
+            ends = [int(d) for d in _KEY_DIGITS.findall(part)]
+            if len(ends) == 2 and ends[0] < ends[1] <= ends[0] + MAX_RANGE:
+                numbers.extend(range(ends[0], ends[1] + 1))
+            else:
+                numbers.extend(ends)
+    return [f"S{n}" for n in dict.fromkeys(numbers)]
 
 
 def _add_keys(claim: Claim, keys: list[str], known_keys: set[str]) -> None:
