@@ -94,6 +94,22 @@ def test_chunk_size_is_respected_in_tokens(tokenizer: str) -> None:
     assert len(chunks) > len(chunks_of(make_document(TEXTS["article"]), 192, 32, tokenize))
 
 
+@pytest.mark.parametrize("tokenizer", list(TOKENIZERS))
+@pytest.mark.parametrize("title", ["Notes on Tajik labour migration to Russia", "Заметки о миграции"])
+def test_a_chunk_with_its_title_in_front_still_fits_the_chunk_size(tokenizer: str, title: str) -> None:
+    """What the embedder reads is the title and the passage: together they must fit, or the
+    passage's tail is cut off unread."""
+    tokenize = TOKENIZERS[tokenizer]
+    document = make_document(TEXTS["article"], title=title)
+    chunks = chunks_of(document, 64, 16, tokenize)
+    assert max(len(tokenize(indexed_text(title, chunk.text))) for chunk in chunks) <= 64
+
+
+def test_a_title_longer_than_a_quarter_of_the_chunk_is_given_a_quarter() -> None:
+    chunks = chunks_of(make_document(TEXTS["article"], title="word " * 200), 64, 16)
+    assert chunks and max(len(TOKENIZE(chunk.text)) for chunk in chunks) <= 64 - 64 // 4
+
+
 def test_pdf_chunks_carry_page_numbers() -> None:
     document = parsed(GOOD / "orbits.pdf")
     chunks = chunks_of(document, 16, 4)

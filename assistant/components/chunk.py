@@ -32,6 +32,7 @@ class Chunker:
     def __init__(self, chunk_size: int, chunk_overlap: int, tokenize: Callable[[str], list]) -> None:
         from llama_index.core.node_parser import SentenceSplitter
 
+        self._tokenize = tokenize
         self._splitter = SentenceSplitter(
             chunk_size=chunk_size,
             chunk_overlap=chunk_overlap,
@@ -41,7 +42,12 @@ class Chunker:
         )
 
     def chunk(self, document: ParsedDocument) -> list[Chunk]:
-        pieces = self._splitter.split_text(document.text)
+        """The document's passages, each small enough that with the title in front (`indexed_text`)
+        it still fits the chunk size, so the embedder reads it whole. A title longer than a quarter
+        of the chunk size is given only that quarter (its tail is what gets cut)."""
+        size = self._splitter.chunk_size
+        title = len(self._tokenize(indexed_text(document.title, ""))) if document.title else 0
+        pieces = self._splitter._split_text(document.text, chunk_size=size - min(title, size // 4))
         spans = locate(document.text, pieces)
         return [
             Chunk(
