@@ -51,7 +51,8 @@ class Backends:
     @cached_property
     def store(self) -> Store:
         collection = f"chunks-{self.settings.index_fingerprint()}-{self.docstore.store_id()}"
-        vectors = ChromaStore.open(self.settings.data_dir / "chroma", self.settings.store.chroma_url, collection)
+        chroma = self.settings.data_dir / "chroma"
+        vectors = ChromaStore.open(chroma, self.settings.store.chroma_url, collection, self.docstore.generation)
         return Store(self.docstore, vectors, self.settings.index_dir)
 
     @cached_property

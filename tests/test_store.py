@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -361,6 +362,9 @@ def test_an_unreachable_vector_store_keeps_orphans_journalled(settings, backends
     backends.store.docstore.mark_pending(["orphan-1"])
 
     class Down:
+        def writing(self):
+            return nullcontext()
+
         def delete(self, ids):
             raise BackendUnavailable("could not delete vectors: down")
 
@@ -455,3 +459,25 @@ def test_a_chunk_size_over_the_model_limit_is_refused(tmp_path: Path, monkeypatc
     backends = Backends(fast_settings(tmp_path, ingest={"chunk_size": 256}))
     with pytest.raises(InputError, match="limit of 128 tokens"):
         _ = backends.chunker
+
+
+def test_a_process_does_not_reopen_its_embedded_chroma_for_its_own_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reopening is for what other processes wrote (tests/test_cli.py has that case): this process's
+    own ingests and deletes never make it reopen, so its queries never race a reopen."""
+    from assistant.components import vectorstore
+
+    backends = Backends(fast_settings(tmp_path / "data"))
+    for name, text in [("gannets.txt", "Gannets dive for mackerel."), ("puffins.txt", "Puffins nest on Mykines.")]:
+        (tmp_path / name).write_text(text)
+    ingest(backends, tmp_path / "gannets.txt")
+    opened = []
+    real = vectorstore._persistent_client
+    monkeypatch.setattr(vectorstore, "_persistent_client", lambda path: opened.append(path) or real(path))
+    ingest(backends, tmp_path / "puffins.txt")
+    assert search(backends, "puffins Mykines")[0].dense_rank == 1
+    backends.store.delete(search(backends, "gannets mackerel")[0].chunk.doc_id)
+    search(backends, "gannets")
+    assert opened == []
+    backends.docstore.close()

@@ -108,7 +108,7 @@ class Store:
         from filelock import Timeout
 
         try:
-            with self._lock:
+            with self._lock, self.vectors.writing():
                 self._discard_orphans()
                 yield
         except Timeout as error:
