@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -25,8 +26,13 @@ class SourceFile:
 
     @classmethod
     def from_path(cls, path: Path) -> SourceFile:
-        resolved = path.resolve()
-        return cls(path=path, name=path.name, key=str(resolved))
+        return cls(path=path, name=path_text(path.name), key=path_text(path.resolve()))
+
+
+def path_text(path: Path | str) -> str:
+    """A path as storable text: bytes of a file name that are not UTF-8 (Linux allows any) become
+    `\\xe9` escapes, since the surrogates Python reads them as cannot be stored or printed."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +195,7 @@ ReasonCode = Literal[
     "quote_not_found",
     "number_not_in_source",
     "name_not_in_source",
+    "stated_as_fact",
     "not_stated",
 ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,31 @@ def test_jsonl_record_rules(tmp_path: Path, lines: list[str], rejected_reason: s
     assert [d.doc_id for d in parsed.documents] == ["x"]
     [rejected] = parsed.rejected
     assert rejected.source == "r.jsonl:2" and rejected_reason in rejected.reason
+
+
+@pytest.mark.parametrize(
+    ("separator", "kept", "rejected"),
+    [
+        # Line and paragraph separators are legal raw inside JSON strings (ensure_ascii=False writes them).
+        ("\u2028", ["a", "b"], ["r.jsonl:2"]),
+        ("\u2029", ["a", "b"], ["r.jsonl:2"]),
+        ("\x85", ["a", "b"], ["r.jsonl:2"]),
+        # Raw control characters are not: the record fails alone, and later line numbers stay right.
+        ("\x0b", ["b"], ["r.jsonl:1", "r.jsonl:2"]),
+        ("\x0c", ["b"], ["r.jsonl:1", "r.jsonl:2"]),
+        ("\x1c", ["b"], ["r.jsonl:1", "r.jsonl:2"]),
+        ("\x1e", ["b"], ["r.jsonl:1", "r.jsonl:2"]),
+    ],
+)
+def test_jsonl_splits_records_only_at_newlines(
+    tmp_path: Path, separator: str, kept: list[str], rejected: list[str]
+) -> None:
+    text = f"Grey seals haul out on the skerries{separator}and pup in the autumn gales of Orkney."
+    lines = [f'{{"id": "a", "text": "{text}"}}', "not json", '{"id": "b", "text": "Two."}']
+    parsed = parse_path(write(tmp_path, "r.jsonl", "\r\n".join(lines).encode()))
+    assert [d.doc_id for d in parsed.documents] == kept
+    assert [o.source for o in parsed.rejected] == rejected
+    assert all(d.text == text for d in parsed.documents if d.doc_id == "a")
 
 
 def test_jsonl_record_without_title_stays_untitled(tmp_path: Path) -> None:
@@ -187,3 +213,11 @@ def test_hostile_file_names_parse(tmp_path: Path, name: str) -> None:
     [document] = parse_path(path).documents
     assert document.source == name
     assert "harbour seals" in document.text
+
+
+def test_non_utf8_file_name_is_kept_as_escapes(tmp_path: Path) -> None:
+    path = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9 \xff.txt"))  # a Latin-1 name on Linux
+    path.write_bytes(b"A note about the harbour seals of Orkney.")
+    [document] = parse_path(path).documents
+    assert document.source == "caf\\xe9 \\xff.txt"
+    assert document.key.endswith("/caf\\xe9 \\xff.txt")

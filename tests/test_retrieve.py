@@ -137,6 +137,14 @@ def test_search_of_an_empty_store_finds_nothing(backends) -> None:
     assert search(backends, "Where is the glacier?") == []
 
 
+def test_a_store_of_only_stopwords_ingests_and_finds_no_lexical_hits(backends, tmp_path) -> None:
+    (tmp_path / "hamlet.txt").write_text("To be, or not to be.")
+    assert [o.status for o in ingest(backends, tmp_path / "hamlet.txt").outcomes] == ["added"]
+    hits = search(backends, "to be or not to be")
+    assert [hit.chunk.text for hit in hits] == ["To be, or not to be."]  # found by its vector alone
+    assert hits[0].lexical_rank is None and hits[0].dense_rank == 1
+
+
 def test_search_returns_at_most_k_hits_best_first(backends) -> None:
     ingest(backends, GOOD)
     hits = search(backends, "glacier lighthouse honeybees sourdough", k=3)

@@ -30,19 +30,21 @@ class BM25Index:
         import bm25s
 
         pairs = list(items)
-        ids = [chunk_id for chunk_id, _ in pairs]
         retriever = bm25s.BM25()
-        if pairs:
-            tokens = bm25s.tokenize(
-                [text for _, text in pairs],
-                token_pattern=TOKEN_PATTERN,
-                stopwords="en",
-                stemmer=_stemmer(),
-                return_ids=True,
-                show_progress=False,
-            )
-            retriever.index(tokens, show_progress=False)
-        return cls(retriever, ids)
+        if not pairs:
+            return cls(retriever, [])
+        tokens = bm25s.tokenize(
+            [text for _, text in pairs],
+            token_pattern=TOKEN_PATTERN,
+            stopwords="en",
+            stemmer=_stemmer(),
+            return_ids=True,
+            show_progress=False,
+        )
+        if not tokens.vocab:  # nothing but stopwords: bm25s cannot index it, and nothing could match
+            return cls(retriever, [])
+        retriever.index(tokens, show_progress=False)
+        return cls(retriever, [chunk_id for chunk_id, _ in pairs])
 
     def save(self, folder: Path) -> None:
         """Write into a private scratch folder, then rename it into place; if another process got

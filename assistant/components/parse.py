@@ -246,7 +246,11 @@ def parse_jsonl(source: SourceFile, data: bytes) -> ParsedFile:
     """One `{"id", "text", "title"?, ...metadata}` record per line; the record id is the document id."""
     result = ParsedFile()
     seen: set[str] = set()
-    for number, line in enumerate(decode_text(data).splitlines(), start=1):
+    # Only "\n" ends a record: splitlines() also breaks at U+2028, U+2029 and U+0085, which
+    # json.dumps(ensure_ascii=False) leaves raw inside strings, and at \x0b \x0c \x1c-\x1e, which
+    # would shift the line number of every record after them.
+    for number, line in enumerate(decode_text(data).split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         label = f"{source.name}:{number}"
