@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from conftest import BAD, GOOD, NOTES, _free_port, fast_settings, ingest, without_models
@@ -395,6 +396,21 @@ def test_same_bytes_again_are_unchanged_and_a_new_version_replaces(client: TestC
     assert client.get(f"/api/v1/documents/{old_id}").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        pytest.param("notes:2024.txt", "notes#2024.txt", id="unsafe-characters"),
+        pytest.param("r" * 150 + " Q1.txt", "r" * 150 + " Q2.txt", id="long-names-differing-past-the-cut"),
+    ],
+)
+def test_two_names_made_safe_alike_are_two_documents(client: TestClient, first: str, second: str) -> None:
+    minutes = upload_and_wait(client, (first, b"Minutes: the board met and approved the budget.", "text/plain"))
+    groceries = upload_and_wait(client, (second, b"Groceries: apples, bread, cheese and milk.", "text/plain"))
+    assert minutes["files"][0]["name"] == groceries["files"][0]["name"]  # stored under one safe name
+    assert (minutes["files"][0]["status"], groceries["files"][0]["status"]) == ("added", "added")
+    assert len(client.get("/api/v1/documents").json()["documents"]) == 2
+
+
 def test_corrupt_pdf_fails_alone_and_leaves_no_half_document(client: TestClient) -> None:
     job = upload_and_wait(client, BAD / "corrupt.pdf", TXT)
     statuses = {f["name"]: (f["status"], f["reason"]) for f in job["files"]}
@@ -521,6 +537,18 @@ def test_delete_removes_the_document_from_every_index(client: TestClient) -> Non
     assert all(hit["doc_id"] != doc_id for hit in hits)
     again = client.delete(f"/api/v1/documents/{doc_id}")
     assert again.status_code == 404 and error_code(again) == "document_not_found"
+
+
+@pytest.mark.parametrize("doc_id", ["a/b", "a/b/context", "/lead", "100% sure?#"])
+def test_a_record_id_with_slashes_can_be_fetched_and_deleted(client: TestClient, doc_id: str) -> None:
+    record = json.dumps({"id": doc_id, "text": "Gannets dive for mackerel off Bass Rock."}).encode()
+    job = upload_and_wait(client, ("r.jsonl", record, "application/jsonl"))
+    assert job["files"][0]["documents"][0]["doc_id"] == doc_id
+    url = f"/api/v1/documents/{quote(doc_id, safe='')}"
+    fetched = client.get(url)
+    assert fetched.status_code == 200 and fetched.json()["doc_id"] == doc_id
+    assert client.delete(url).json() == {"doc_id": doc_id, "deleted": True}
+    assert client.get(url).status_code == 404
 
 
 def test_unknown_document_and_job_are_404s(client: TestClient) -> None:

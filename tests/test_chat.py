@@ -493,6 +493,24 @@ def test_delete_removes_the_document_from_the_list_and_from_answers(client: Test
     assert NOT_FOUND in final(ask(client, conversation(client), generator="extractive"))
 
 
+def test_documents_whose_ids_hold_slashes_open_and_delete_from_the_list(make_client, tmp_path: Path) -> None:
+    made = make_client()
+    titles = {f"Title {doc_id}" for doc_id in ["a/b", "a/b/context", "/lead", "100% sure?#"]}
+    records = [json.dumps({"id": t.removeprefix("Title "), "title": t, "text": f"Gannets, {t}."}) for t in titles]
+    (tmp_path / "r.jsonl").write_text("\n".join(records))
+    pipeline.ingest([SourceFile.from_path(tmp_path / "r.jsonl")], made.app.state.backends)
+    listed = made.get("/documents").text
+    opened = set()
+    for link in re.findall(r'hx-get="(/documents/[^"]+/context\?start=0&amp;end=0)"', listed):
+        context = made.get(link.replace("&amp;", "&"), headers={"HX-Request": "true"})
+        opened |= set(re.findall(r'<span class="doc-title">([^<]+)</span>', context.text))
+    assert opened == titles
+    deleted = set()
+    for url in re.findall(r'hx-delete="([^"]+)"', listed):
+        deleted |= set(re.findall(r"Deleted “([^”]+)”", made.delete(url).text))
+    assert deleted == titles and made.app.state.backends.docstore.list_documents() == []
+
+
 def test_deleting_a_conversation_forgets_it(client: TestClient) -> None:
     cid = conversation(client)
     ask(client, cid, generator="extractive")

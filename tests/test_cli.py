@@ -10,8 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import BAD, BIN, GOOD, GOOD_DOCUMENTS, _free_port, server_process
+from conftest import BAD, BIN, GOOD, GOOD_DOCUMENTS, _free_port, fast_settings, server_process
 
+from assistant import pipeline
+from assistant.backends import Backends
+
+GANNETS = "Gannets dive for mackerel off Bass Rock."
+PUFFINS = "Puffins nest in burrows on Mykines."
 TITLES = {
     "The Keeper's Log of Skerryvore",
     "Sourdough Hydration Guide",
@@ -97,7 +102,7 @@ def test_search_batch_gives_one_json_line_per_record(library, tmp_path: Path) ->
     lines = [json.dumps(record) for record in records]
     questions.write_text("\n".join(lines[:2]) + "\n\n" + "\n".join(lines[2:]))  # a blank line is skipped
     result = run(data_dir, "search", "--batch", str(questions), "-k", "2")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1 and result.stderr.strip() == "3 of 5 records failed", result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["id"] for line in lines] == ["q1", 2, "q3", "q4", "q5"]
     assert all(1 <= len(line["hits"]) <= 2 and all(hit["doc_id"] for hit in line["hits"]) for line in lines[:2])
@@ -184,6 +189,33 @@ def test_hostile_file_name_ingests_from_the_command_line(tmp_path: Path) -> None
     assert [(o["source"], o["status"]) for o in report["outcomes"]] == [(name, "added")]
     assert run_json(tmp_path / "data", "search", "puffins Mykines")["hits"][0]["source"] == name
     assert not (tmp_path / "pwned").exists()
+
+
+def test_non_utf8_file_name_ingests_alongside_the_others(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "good.txt").write_text(GANNETS)
+    Path(os.fsdecode(bytes(folder) + b"/caf\xe9.txt")).write_text(PUFFINS)  # Latin-1 bytes in the name
+    report = run_json(tmp_path / "data", "ingest", str(folder))
+    assert sorted((o["source"], o["status"]) for o in report["outcomes"]) == [
+        ("caf\\xe9.txt", "added"),
+        ("good.txt", "added"),
+    ]
+    assert run_json(tmp_path / "data", "search", "puffins Mykines")["hits"][0]["source"] == "caf\\xe9.txt"
+
+
+def test_a_running_process_finds_by_vector_what_the_cli_ingested_after_it_opened_the_store(tmp_path: Path) -> None:
+    """An embedded Chroma keeps one view of its folder per process; the server's must catch up."""
+    data_dir = tmp_path / "data"
+    for name, text in [("gannets.txt", GANNETS), ("puffins.txt", PUFFINS)]:
+        (tmp_path / name).write_text(text)
+    run_json(data_dir, "ingest", str(tmp_path / "gannets.txt"))
+    server = Backends(fast_settings(data_dir))
+    assert pipeline.search("puffins Mykines", server)[0].title == GANNETS  # its view of the folder is loaded
+    run_json(data_dir, "ingest", str(tmp_path / "puffins.txt"))
+    hits = pipeline.search("puffins Mykines", server)
+    assert (hits[0].title, hits[0].dense_rank) == (PUFFINS, 1)
+    server.docstore.close()
 
 
 def test_top_k_setting_is_the_default_number_of_hits(library) -> None:

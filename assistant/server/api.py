@@ -170,8 +170,9 @@ def list_documents(backends: BackendsDep) -> dict[str, Any]:
     return {"documents": [document_json(info) for info in backends.docstore.list_documents()]}
 
 
+# `:path`: a record id may hold "/" (sent as %2F, which arrives decoded).
 @router.get(
-    "/documents/{doc_id}", tags=["documents"], response_model=schemas.DocumentDetailOut, responses=errors(404, 503)
+    "/documents/{doc_id:path}", tags=["documents"], response_model=schemas.DocumentDetailOut, responses=errors(404, 503)
 )
 def get_document(doc_id: str, backends: BackendsDep) -> dict[str, Any]:
     """A stored document with its whole text and page spans: a citation's `start`/`end` point into it."""
@@ -181,7 +182,9 @@ def get_document(doc_id: str, backends: BackendsDep) -> dict[str, Any]:
     return document_detail_json(document)
 
 
-@router.delete("/documents/{doc_id}", tags=["documents"], response_model=schemas.DeletedOut, responses=errors(404, 503))
+@router.delete(
+    "/documents/{doc_id:path}", tags=["documents"], response_model=schemas.DeletedOut, responses=errors(404, 503)
+)
 def delete_document(doc_id: str, backends: BackendsDep) -> dict[str, Any]:
     """Remove a document from every index; answers stop citing it at once."""
     backends.store.delete(doc_id)

@@ -6,6 +6,9 @@ GET    /uploads/{job}                    the job's rows again (the page polls it
 GET    /documents                        the document list
 DELETE /documents/{doc_id}               delete a document, then the list again
 GET    /documents/{doc_id}/context       ?start=&end=: the quotation highlighted in its surrounding text
+
+A record id may hold "/": pages send it as %2F (`document_url`), which arrives decoded, so `doc_id` is a
+`:path` parameter; the context route still matches, as its pattern backtracks to the last "/context".
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ def document_list(request: Request) -> HTMLResponse:
     return views(request).respond("_documents.html", documents=documents, notice=None)
 
 
-@router.delete("/documents/{doc_id}", dependencies=Write)
+@router.delete("/documents/{doc_id:path}", dependencies=Write)
 def delete_document(request: Request, doc_id: str) -> HTMLResponse:
     """Delete, then the list again (a document already gone is not an error to a person clicking twice)."""
     backends = request.app.state.backends
@@ -107,7 +110,7 @@ def delete_document(request: Request, doc_id: str) -> HTMLResponse:
     return views(request).respond("_documents.html", documents=documents, notice=notice)
 
 
-@router.get("/documents/{doc_id}/context", dependencies=Page)
+@router.get("/documents/{doc_id:path}/context", dependencies=Page)
 def citation_context(request: Request, doc_id: str, start: str = "0", end: str = "0", key: str = "") -> HTMLResponse:
     """The quotation `text[start:end]` marked inside its surrounding text; a whole page when opened
     without htmx (a citation link opened in a new tab)."""

@@ -87,7 +87,9 @@ async def receive(uploads: list[Upload], folder: Path, max_bytes: int) -> tuple[
         except DocumentError as error:
             results.append(Received(name, "rejected", error.code, error.message, error.status))
             continue
-        accepted.append(SourceFile(path=folder / name, name=name, key=f"upload:{name}"))
+        # Keyed by the name as sent: two names made safe alike ("a:b.txt", "a#b.txt", or long names
+        # that differ only past the cut) are two documents, not one replacing the other.
+        accepted.append(SourceFile(path=folder / name, name=name, key=f"upload:{_sent_name(upload.filename)}"))
         results.append(Received(name, "queued"))
     return accepted, results
 
@@ -101,8 +103,7 @@ def safe_filename(name: str | None) -> str:
     >>> safe_filename('C:\\\\Users\\\\me\\\\<script>report.pdf')
     'script_report.pdf'
     """
-    name = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE.sub("_", name).strip(" ._")
+    name = _UNSAFE.sub("_", _sent_name(name)).strip(" ._")
     stem, dot, suffix = name.rpartition(".")
     if dot and len(suffix) <= 10:
         room = len(suffix) + 1
@@ -110,6 +111,11 @@ def safe_filename(name: str | None) -> str:
     else:
         name = _cut(name, MAX_NAME_CHARS, MAX_NAME_BYTES)
     return name or "upload"
+
+
+def _sent_name(name: str | None) -> str:
+    """The last path component of the name as the browser sent it."""
+    return unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1] or "upload"
 
 
 def _cut(text: str, chars: int, size: int) -> str:

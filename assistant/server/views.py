@@ -47,7 +47,12 @@ class Views:
         )
         self.env.globals.update(verdicts=VERDICTS, why=WHY, generator_labels=GENERATOR_LABELS)
         self.env.filters.update(
-            seconds=seconds, clip=clip, context_url=context_url, pages=pages_label, quotations=quotations
+            seconds=seconds,
+            clip=clip,
+            document_url=document_url,
+            context_url=context_url,
+            pages=pages_label,
+            quotations=quotations,
         )
 
     def render(self, name: str, **context: Any) -> str:
@@ -146,9 +151,15 @@ def quotations(answer: dict[str, Any]) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
+def document_url(doc_id: str) -> str:
+    """A document's page path; "/" in a record id is escaped too (Jinja's `urlencode` keeps it), so
+    browsers never read it as a path step ("a/../b")."""
+    return f"/documents/{quote(doc_id, safe='')}"
+
+
 def context_url(item: dict[str, Any]) -> str:
     """Where a citation (or passage) is shown inside its document."""
-    url = f"/documents/{quote(item['doc_id'], safe='')}/context?start={item['start']}&end={item['end']}"
+    url = f"{document_url(item['doc_id'])}/context?start={item['start']}&end={item['end']}"
     return f"{url}&key={quote(item['key'])}" if item.get("key") else url
 
 
