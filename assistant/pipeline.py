@@ -36,6 +36,7 @@ from assistant.records import (
     SourceFile,
     Timings,
     Turn,
+    path_text,
 )
 
 # on_progress(stage, done, total): "parse" counts files, "embed" counts chunks.
@@ -193,7 +194,7 @@ def discover(paths: Iterable[Path], report: IngestReport) -> list[SourceFile]:
         elif path.exists():
             sources.append(SourceFile.from_path(path))
         else:
-            report.outcomes.append(IngestOutcome(str(path), "failed", reason="no such file or folder"))
+            report.outcomes.append(IngestOutcome(path_text(path), "failed", reason="no such file or folder"))
     return sources
 
 
@@ -207,7 +208,7 @@ def _folder_sources(folder: Path, report: IngestReport) -> list[SourceFile]:
         if path.suffix.lower() in PARSERS:
             sources.append(SourceFile.from_path(path))
         else:
-            report.outcomes.append(IngestOutcome(str(path), "skipped", reason="unsupported file type"))
+            report.outcomes.append(IngestOutcome(path_text(path), "skipped", reason="unsupported file type"))
     return sources
 
 

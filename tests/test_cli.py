@@ -196,11 +196,10 @@ def test_non_utf8_file_name_ingests_alongside_the_others(tmp_path: Path) -> None
     folder.mkdir()
     (folder / "good.txt").write_text(GANNETS)
     Path(os.fsdecode(bytes(folder) + b"/caf\xe9.txt")).write_text(PUFFINS)  # Latin-1 bytes in the name
+    Path(os.fsdecode(bytes(folder) + b"/photo\xe9.png")).write_bytes(b"\x89PNG")  # skipped, and said so
     report = run_json(tmp_path / "data", "ingest", str(folder))
-    assert sorted((o["source"], o["status"]) for o in report["outcomes"]) == [
-        ("caf\\xe9.txt", "added"),
-        ("good.txt", "added"),
-    ]
+    outcomes = sorted((o["source"].rsplit("/", 1)[-1], o["status"]) for o in report["outcomes"])
+    assert outcomes == [("caf\\xe9.txt", "added"), ("good.txt", "added"), ("photo\\xe9.png", "skipped")]
     assert run_json(tmp_path / "data", "search", "puffins Mykines")["hits"][0]["source"] == "caf\\xe9.txt"
 
 
