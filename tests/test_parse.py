@@ -189,8 +189,21 @@ def test_oversize_file_is_refused_before_reading(tmp_path: Path) -> None:
         (b"\xfe\xff" + "Grüße aus Köln, straße.".encode("utf-16-be"), "Grüße aus Köln"),
         ("Grüße aus Köln.".encode("utf-8-sig"), "Grüße aus Köln"),
         ("Plain UTF-8: ½ € — 日本語".encode(), "½ € — 日本語"),
+        ("Café".encode("cp1252"), "Café"),
+        ("1.234,56 €\nFälligkeit: 30 Tage".encode("cp1252"), "1.234,56 €\nFälligkeit"),
+        ("Привет, как дела? Всё хорошо, спасибо. До встречи в Москве.".encode("cp1251"), "Всё хорошо"),
     ],
-    ids=["cp1252-french", "cp1252-quotes", "utf16-le-bom", "utf16-be-bom", "utf8-bom", "utf8"],
+    ids=[
+        "cp1252-french",
+        "cp1252-quotes",
+        "utf16-le-bom",
+        "utf16-be-bom",
+        "utf8-bom",
+        "utf8",
+        "cp1252-short",
+        "cp1252-short-euro",
+        "cp1251-russian",
+    ],  # fmt: skip
 )
 def test_text_encodings_decode(data: bytes, expected: str) -> None:
     text = decode_text(data)

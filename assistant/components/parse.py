@@ -80,6 +80,14 @@ def decode_text(data: bytes) -> str:
         return _checked_text(data.decode("utf-8"))
     except UnicodeDecodeError:
         pass
+    if _scattered_high_bytes(data):
+        # ASCII with a few other bytes between its letters: accented letters in Windows-1252 (Latin-1's
+        # superset), by far the commonest case, where a detector guesses wildly from so little ("Café"
+        # as Urdu). Cyrillic, Greek or CJK text has runs of them.
+        try:
+            return _checked_text(data.decode("cp1252"))
+        except UnicodeDecodeError:
+            pass  # a byte cp1252 leaves undefined
     from charset_normalizer import from_bytes
 
     matches = from_bytes(data)
@@ -89,6 +97,11 @@ def decode_text(data: bytes) -> str:
     # cp1250 and cp1252 often tie; Western text in Windows-1252 is by far the commoner case.
     western = next((m for m in matches if m.encoding == "cp1252" and m.chaos <= best.chaos), None)
     return _checked_text(str(western or best))
+
+
+def _scattered_high_bytes(data: bytes) -> bool:
+    runs = re.findall(rb"[\x80-\xff]+", data)
+    return sum(map(len, runs)) <= 0.3 * len(data) and max(map(len, runs), default=0) <= 3
 
 
 def _checked_text(text: str) -> str:
