@@ -39,6 +39,7 @@ from assistant.records import (
     path_text,
 )
 
+REPAIRED = "stored, but its vectors were missing from the vector store: embedded again"
 # on_progress(stage, done, total): "parse" counts files, "embed" counts chunks.
 Progress = Callable[[str, int, int], None]
 # on_event(kind, payload) while answering: "question" (str, a rewritten follow-up), "sources"
@@ -127,7 +128,7 @@ def _plan(
         except ValueError as error:  # a splitter that lost track of the text must not stop the batch
             report.outcomes.append(_outcome(document, "failed", reason=f"could not be chunked: {error}"))
             return
-        planned[document.doc_id] = PlannedDocument(document, chunks, current)
+        planned[document.doc_id] = PlannedDocument(document, chunks, current, repair=plan == "repair")
 
 
 def _embed_and_store(
@@ -142,11 +143,15 @@ def _embed_and_store(
         except AssistantError as error:
             report.outcomes.extend(_outcome(item.document, "failed", reason=error.message) for item in batch)
         else:
-            report.outcomes.extend(
-                _outcome(item.document, "replaced" if item.replaces else "added", len(item.chunks)) for item in batch
-            )
+            report.outcomes.extend(_stored(item) for item in batch)
         done += len(texts)
         on_progress("embed", done, total)
+
+
+def _stored(item: PlannedDocument) -> IngestOutcome:
+    if item.repair:
+        return _outcome(item.document, "added", len(item.chunks), reason=REPAIRED)
+    return _outcome(item.document, "replaced" if item.replaces else "added", len(item.chunks))
 
 
 def _batches(planned: list[PlannedDocument], batch_chunks: int) -> Iterator[list[PlannedDocument]]:

@@ -162,6 +162,7 @@ class PlannedDocument:
     document: ParsedDocument
     chunks: list[Chunk]
     replaces: str | None = None
+    repair: bool = False  # the stored version again: its vectors were lost
 
 
 @dataclass(frozen=True, slots=True)

@@ -582,6 +582,18 @@ def test_health_counts_documents_and_reports_lazy_models(notes_client: TestClien
     )
 
 
+def test_health_says_when_stored_passages_have_no_vector(notes_client: TestClient) -> None:
+    assert notes_client.get("/api/v1/health").json()["store"]["detail"] == "embedded"
+    store = notes_client.app.state.backends.store
+    (document,) = store.docstore.list_documents()
+    store.vectors.delete(store.docstore.chunk_ids(document.doc_id))
+    detail = notes_client.get("/api/v1/health").json()["store"]["detail"]
+    assert (
+        detail
+        == f"embedded; {document.chunks} stored passages have no vector; ingest the same files again to embed them"
+    )
+
+
 def test_health_after_warm_up_is_ready(client: TestClient) -> None:
     readiness: Readiness = client.app.state.readiness
     readiness.warm_up(backends_of(client))

@@ -481,3 +481,27 @@ def test_a_process_does_not_reopen_its_embedded_chroma_for_its_own_writes(
     search(backends, "gannets")
     assert opened == []
     backends.docstore.close()
+
+
+def test_documents_whose_vectors_are_gone_are_embedded_again(backends: Backends) -> None:
+    ingest(backends, GOOD)
+    lost = backends.store.docstore.list_documents()[0].doc_id
+    backends.store.vectors.delete(backends.store.docstore.chunk_ids(lost))  # a Chroma folder lost, say
+    report = ingest(backends, GOOD)
+    repaired = [o for o in report.outcomes if o.reason == pipeline.REPAIRED]
+    assert [o.doc_id for o in repaired] == [lost] and repaired[0].status == "added"
+    assert report.count("unchanged") == GOOD_DOCUMENTS - 1
+    assert_consistent(backends)
+    assert ingest(backends, GOOD).count("unchanged") == GOOD_DOCUMENTS  # and then nothing more to do
+
+
+def test_moving_to_a_chroma_server_embeds_the_stored_documents_there(tmp_path: Path, chroma_server: str) -> None:
+    """The document store stays in the data folder; an empty collection on the server is filled by
+    the next ingest, instead of every document being reported unchanged with no vectors behind it."""
+    ingest(Backends(fast_settings(tmp_path / "data")), GOOD)
+    served = Backends(fast_settings(tmp_path / "data", store={"chroma_url": chroma_server}))
+    report = ingest(served, GOOD)
+    assert report.count("added") == GOOD_DOCUMENTS and report.count("unchanged") == 0
+    assert all(o.reason == pipeline.REPAIRED for o in report.outcomes if o.status == "added")
+    assert_consistent(served)
+    assert search(served, "How long does a Hohmann transfer to Mars take?")[0].dense_rank == 1

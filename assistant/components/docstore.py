@@ -180,6 +180,12 @@ class DocStore:
     def count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
 
+    def chunk_count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    def chunk_ids(self, doc_id: str) -> list[str]:
+        return [row[0] for row in self._db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))]
+
     def list_documents(self) -> list[DocumentInfo]:
         query = (
             "SELECT d.doc_id, d.title, d.source, COUNT(c.chunk_id), LENGTH(d.text), json_array_length(d.pages),"

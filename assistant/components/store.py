@@ -25,7 +25,7 @@ from assistant.records import ParsedDocument, PlannedDocument
 
 # What storing a document needs: nothing, pointing its key at an identical stored document,
 # or writing it as a new document (a new key) or a new version (a known key).
-Plan = Literal["unchanged", "link", "added", "replaced"]
+Plan = Literal["unchanged", "link", "added", "replaced", "repair"]
 
 
 class Store:
@@ -42,13 +42,28 @@ class Store:
         self._lexical_dir = index_dir / "bm25"
         self._lock = _writer_lock(index_dir / "write.lock")
         self._lexical: tuple[int, BM25Index] | None = None
+        self._complete: tuple[int, bool] | None = None  # (generation, every chunk has its vector)
 
     def plan(self, document: ParsedDocument) -> tuple[Plan, str | None]:
-        """What storing `document` needs, and the document its key points at now."""
+        """What storing `document` needs, and the document its key points at now. A stored document
+        whose vectors are gone (a deleted Chroma folder, a new Chroma server) is to be embedded again."""
         current = self.docstore.doc_id_for_key(document.key)
         if self.docstore.version_of(document.doc_id) == document.version:
+            if current == document.doc_id and self._vectors_missing(document.doc_id):
+                return "repair", current
             return ("unchanged" if current == document.doc_id else "link"), current
         return ("replaced" if current else "added"), current
+
+    def _vectors_missing(self, doc_id: str) -> bool:
+        """Whether some chunk of the document has no vector; asked of the vector store per document
+        only when it holds fewer vectors than there are chunks."""
+        generation = self.docstore.generation()
+        if self._complete is None or self._complete[0] != generation:
+            self._complete = (generation, self.vectors.count() >= self.docstore.chunk_count())
+        if self._complete[1]:
+            return False
+        ids = self.docstore.chunk_ids(doc_id)
+        return len(self.vectors.present(ids)) < len(ids)
 
     def write(self, planned: list[PlannedDocument], vectors: np.ndarray) -> None:
         """Store new document versions with their chunk vectors; replaced versions go."""

@@ -25,6 +25,10 @@ class VectorStore(Protocol):
 
     def count(self) -> int: ...
 
+    def present(self, ids: Sequence[str]) -> set[str]:
+        """Those of `ids` that have a vector."""
+        ...
+
     def writing(self) -> AbstractContextManager[None]:
         """Held by the store's one writer around its changes (see `ChromaStore.writing`)."""
         ...
@@ -95,6 +99,13 @@ class ChromaStore:
     def count(self) -> int:
         with _translated("count vectors"):
             return self._collection.count()
+
+    def present(self, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        with _translated("look up vectors"):
+            for start in range(0, len(ids), self._max_batch):
+                found.update(self._collection.get(ids=list(ids[start : start + self._max_batch]), include=[])["ids"])
+        return found
 
     @contextmanager
     def writing(self) -> Iterator[None]:

@@ -76,8 +76,12 @@ def _store(backends: Backends) -> tuple[dict[str, Any], int | None, int | None]:
     try:
         documents = backends.docstore.count()
         chunks = backends.store.vectors.count()
+        missing = backends.docstore.chunk_count() - chunks
     except AssistantError as error:
         return {**component, "state": "unavailable", "detail": error.message}, None, None
+    if missing > 0:  # a lost Chroma folder, a new Chroma server: those passages are found by words only
+        note = f"{missing} stored passages have no vector; ingest the same files again to embed them"
+        component["detail"] = f"{component['detail']}; {note}"
     return {**component, "state": "ready"}, documents, chunks
 
 
