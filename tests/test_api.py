@@ -21,7 +21,7 @@ from assistant.backends import Backends
 from assistant.errors import BackendUnavailable, TooManyAttempts
 from assistant.present import file_status
 from assistant.records import IngestOutcome, Turn
-from assistant.server import uploads
+from assistant.server import auth, uploads
 from assistant.server.app import create_app
 from assistant.server.auth import COOKIE, KeyAttempts, session_token
 from assistant.server.health import Readiness
@@ -724,6 +724,17 @@ def test_key_attempts_expire_after_their_window() -> None:
     now[0] = 90.5
     attempts.check("10.0.0.1")
     assert "10.0.0.1" not in attempts._failures  # forgotten once nothing is recent
+
+
+def test_key_attempts_forget_stale_addresses_when_there_are_many(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth, "MAX_ADDRESSES", 3)
+    now = [0.0]
+    attempts = KeyAttempts(limit=2, window=60.0, clock=lambda: now[0])
+    for n in range(4):
+        attempts.failed(f"10.0.0.{n}")
+    now[0] = 61.0
+    attempts.failed("10.0.0.9")  # over the limit of addresses: the four stale ones go
+    assert set(attempts._failures) == {"10.0.0.9"}
 
 
 def test_with_an_api_key_the_schema_and_its_pages_need_it(make_client: Client) -> None:

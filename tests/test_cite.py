@@ -50,6 +50,22 @@ SPLITS = [
     pytest.param("It rains (S1, S2).", [("It rains.", ["S1", "S2"], [])], id="parenthesised-keys"),
     pytest.param("Step (1) is done.", [("Step (1) is done.", [], [])], id="parenthesised-number-is-text"),
     pytest.param("It rains.\nSources: [S1], [S2]", [("It rains.", ["S1", "S2"], [])], id="sources-line"),
+    pytest.param("It rains. (S1) (S2)", [("It rains.", ["S1", "S2"], [])], id="parenthesised-keys-after-the-stop"),
+    pytest.param(
+        'He said "stop now." [S1] [S2] Then he left [S3].',
+        [('He said "stop now."', ["S1", "S2"], []), ("Then he left.", ["S3"], [])],
+        id="spaced-markers-after-a-quotation",
+    ),
+    pytest.param(
+        "Prices rose in [2019-2020] by 5% [S1].",
+        [("Prices rose in [2019-2020] by 5%.", ["S1"], [])],
+        id="a-range-of-years-is-text",
+    ),
+    pytest.param(
+        'The pipe is 12" wide [S1]. It carries water [S2].',
+        [('The pipe is 12" wide.', ["S1"], []), ("It carries water.", ["S2"], [])],
+        id="an-inch-mark-opens-no-quotation",
+    ),
     pytest.param("Prices [S1] rose sharply.", [("Prices rose sharply.", ["S1"], [])], id="marker-mid-sentence"),
     pytest.param("[S1] It rains.", [("It rains.", ["S1"], [])], id="marker-before-first-sentence"),
     pytest.param("It rains [S1]", [("It rains", ["S1"], [])], id="no-full-stop"),
@@ -243,6 +259,11 @@ def test_normalise(text: str, expected: str) -> None:
             "",
             [],
             id="empty-passage",
+        ),
+        pytest.param(
+            'They demand "Tajiks to Tajikistan!" and "Russia for the Russians". Next one.',
+            ['They demand "Tajiks to Tajikistan!" and "Russia for the Russians".', "Next one."],
+            id="a-sentence-going-on-after-a-quotation",
         ),
     ],
 )

@@ -192,6 +192,10 @@ def test_oversize_file_is_refused_before_reading(tmp_path: Path) -> None:
         ("Café".encode("cp1252"), "Café"),
         ("1.234,56 €\nFälligkeit: 30 Tage".encode("cp1252"), "1.234,56 €\nFälligkeit"),
         ("Привет, как дела? Всё хорошо, спасибо. До встречи в Москве.".encode("cp1251"), "Всё хорошо"),
+        (
+            ("Łódź jest dużym miastem w centralnej Polsce. Żółw i źrebię piją wodę. " * 8).encode("cp1250"),
+            "Łódź jest dużym miastem",
+        ),
     ],
     ids=[
         "cp1252-french",
@@ -203,6 +207,7 @@ def test_oversize_file_is_refused_before_reading(tmp_path: Path) -> None:
         "cp1252-short",
         "cp1252-short-euro",
         "cp1251-russian",
+        "cp1250-polish",
     ],  # fmt: skip
 )
 def test_text_encodings_decode(data: bytes, expected: str) -> None:

@@ -505,3 +505,19 @@ def test_moving_to_a_chroma_server_embeds_the_stored_documents_there(tmp_path: P
     assert all(o.reason == pipeline.REPAIRED for o in report.outcomes if o.status == "added")
     assert_consistent(served)
     assert search(served, "How long does a Hohmann transfer to Mars take?")[0].dense_rank == 1
+
+
+def test_with_the_vector_store_down_unchanged_files_stay_unchanged(backends: Backends) -> None:
+    ingest(backends, GOOD)
+    backends.store.vectors.delete(backends.store.docstore.chunk_ids(backends.store.docstore.list_documents()[0].doc_id))
+
+    class Down:
+        def __getattr__(self, name: str):
+            def unreachable(*args, **kwargs):
+                raise BackendUnavailable("could not reach Chroma: down")
+
+            return nullcontext if name == "writing" else unreachable
+
+    backends.store.vectors = Down()
+    report = ingest(backends, GOOD)
+    assert report.count("unchanged") == GOOD_DOCUMENTS  # not a failed run: what it cannot check, it leaves

@@ -161,31 +161,37 @@ def test_a_number_in_the_cited_documents_title_is_stated_by_it() -> None:
 
 
 HEDGED = "The Russian Federation has allegedly around 3 million Tajiks working as labour migrants."
+CLAIM = "The Russian Federation has around 3 million Tajik labour migrants"
 
 
 @pytest.mark.parametrize(
-    ("draft", "own_answer", "codes"),
+    ("evidence", "draft", "own_answer", "codes"),
     [
-        pytest.param("The Russian Federation has around 3 million Tajik labour migrants [S1].", True,
-                     ["stated_as_fact"], id="hedge-dropped"),
-        pytest.param("The article claims that the Russian Federation has around 3 million Tajik labour migrants [S1].",
-                     True, [], id="attributed"),
-        pytest.param("The Russian Federation has around 3 million Tajik labour migrants, the article says [S1].",
-                     True, [], id="attributed-at-the-end"),
-        pytest.param("The Russian Federation reportedly has around 3 million Tajik labour migrants [S1].", True, [],
-                     id="hedge-kept-in-other-words"),
-        pytest.param("The Russian Federation has around 3 million Tajik labour migrants [S1].", False, [],
-                     id="a-statement-to-verify-is-not-an-answer"),
+        pytest.param(HEDGED, f"{CLAIM} [S1].", True, ["stated_as_fact"], id="hedge-dropped"),
+        pytest.param(HEDGED, f"The article claims that {CLAIM.lower()} [S1].", True, [], id="attributed"),
+        pytest.param(HEDGED, f"{CLAIM}, the article says [S1].", True, [], id="attributed-at-the-end"),
+        pytest.param(HEDGED, "The Russian Federation reportedly has around 3 million Tajik labour migrants [S1].",
+                     True, [], id="hedge-kept-in-other-words"),
+        pytest.param(HEDGED, f"{CLAIM} [S1].", False, [], id="a-statement-to-verify-is-not-an-answer"),
+        pytest.param("Exports rose by 5% in 2023, while rivals allegedly cut their prices.",
+                     "Exports rose by 5% in 2023 [S1].", True, [], id="a-hedge-in-a-clause-left-out"),
+        pytest.param("According to the 2010 census, some 1.2 million Tajiks live in Russia.",
+                     "Some 1.2 million Tajiks live in Russia [S1].", True, [], id="an-attribution-is-not-a-hedge"),
+        pytest.param("It is unconfirmed that some 1.2 million Tajiks live in Russia.",
+                     "Some 1.2 million Tajiks live in Russia [S1].", True, ["stated_as_fact"], id="hedge-just-before"),
     ],
 )  # fmt: skip
-def test_an_answer_that_drops_its_sources_hedge_states_as_fact(draft: str, own_answer: bool, codes: list[str]) -> None:
-    sources = {"S1": Source("S1", passage("hedged", "Notes", HEDGED, 0))}
+def test_an_answer_that_drops_its_sources_hedge_states_as_fact(
+    evidence: str, draft: str, own_answer: bool, codes: list[str]
+) -> None:
+    sources = {"S1": Source("S1", passage("hedged", "Notes", evidence, 0))}
     (claim,) = split_claims(draft, set(sources))
     claim = verifier().check(claim, sources, own_answer=own_answer)
     assert [reason.code for reason in claim.reasons] == codes
     assert claim.verdict == ("unsupported" if codes else "supported")
     if codes:
-        assert claim.reasons[0].detail == 'the source says "allegedly"; the sentence states it as fact'
+        hedge = "allegedly" if evidence == HEDGED else "unconfirmed"
+        assert claim.reasons[0].detail == f'the source says "{hedge}"; the sentence states it as fact'
 
 
 def test_citations_follow_the_order_of_the_keys() -> None:

@@ -11,20 +11,21 @@ import blingfire
 from assistant.records import Claim
 
 # [S1], [S1, S3], [S1][S2], [s2; S4], [Source 3], [1], [S1-S3], (S2): the forms small models write.
-_KEY = r"(?:S|Source\s*)?\d{1,6}"
-_KEYS = rf"{_KEY}(?:\s*[-–]\s*{_KEY})?(?:\s*[,;&]\s*{_KEY}(?:\s*[-–]\s*{_KEY})?)*"
+_KEY = r"(?:S\d{1,6}\s*[-–]\s*S?\d{1,6}|(?:S|Source\s*)?\d{1,6})"  # a range needs its S: "[2019-2020]" is text
+_KEYS = rf"{_KEY}(?:\s*[,;&]\s*{_KEY})*"
 _NAMED_KEYS = r"S\d{1,6}(?:\s*[,;&]\s*S\d{1,6})*"  # in parentheses only with the S: "(1)" is often a list item
 MARKER = re.compile(rf"\[\s*{_KEYS}\s*\]|\(\s*{_NAMED_KEYS}\s*\)", re.IGNORECASE)
 MAX_RANGE = 20  # "[S1-S3]" is three keys; "[S1-S900]" is not 900
 _SOURCES_LABEL = re.compile(r"(?:sources?|references?|citations?)\s*:?", re.IGNORECASE)  # "Sources: [S1], [S2]"
-_MARKER_AFTER_STOP = re.compile(rf"([.!?])((?:\s*{MARKER.pattern})+)", re.IGNORECASE)
-_LEADING_MARKERS = re.compile(rf"^\s*(?:{MARKER.pattern}\s*)+", re.IGNORECASE)
+_MARKER_AFTER_STOP = re.compile(rf"([.!?])((?:\s*(?:{MARKER.pattern}))+)", re.IGNORECASE)
+_LEADING_MARKERS = re.compile(rf"^\s*(?:(?:{MARKER.pattern})\s*)+", re.IGNORECASE)
 _KEY_DIGITS = re.compile(r"\d+")
 _ABBREVIATION = re.compile(  # "... Dr." "St." "U.S.", not "... in May." or "... to Iran."
     r"^(?:.*\s)?(?:(?:Dr|Mr|Mrs|Ms|Prof|St|Mt|Jr|Sr|Gen|Col|Lt|Sgt|Capt|Rev|Gov|Sen|Rep|Pres|Fig|No|Vol|Jan|Feb"
     r"|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Inc|Ltd|Co|Corp|approx|ca|cf|vs)|[A-Z](?:\.[A-Z])*)\.$"
 )
 QUOTATION_RUN = 600  # most characters one sentence may grow to while a quotation is open
+_QUOTE_MARK = re.compile(r'(?<!\d)"')
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _SENTENCE_END = (".", "!", "?", ":", ";", '"', "'", ")", "”", "’")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+", re.MULTILINE)
@@ -75,16 +76,25 @@ def _sentences(text: str) -> list[str]:
 
 def _rejoin_quotations(pieces: list[str]) -> list[str]:
     """blingfire ends a sentence inside or just after a quotation ('They shouted "Go home!" at
-    rallies'): while a piece leaves a quote mark open, or when the next starts in lower case, they
-    are one sentence (up to a limit, in case a mark is never closed)."""
+    rallies'): while a piece leaves a quotation open, or when it closes one and the next piece goes
+    on in lower case, they are one sentence (up to a limit, in case a mark is never closed)."""
     joined: list[str] = []
     for piece in pieces:
-        continues = joined and (joined[-1].count('"') % 2 or piece[0].islower())
+        continues = joined and (_open_quotation(joined[-1]) or _goes_on_after_quotation(joined[-1], piece))
         if continues and len(joined[-1]) + len(piece) < QUOTATION_RUN:
             joined[-1] = f"{joined[-1]} {piece}"
         else:
             joined.append(piece)
     return joined
+
+
+def _open_quotation(text: str) -> bool:
+    """An odd number of quote marks, leaving out inch marks (12")."""
+    return len(_QUOTE_MARK.findall(text)) % 2 == 1
+
+
+def _goes_on_after_quotation(before: str, after: str) -> bool:
+    return before.rstrip().endswith(('"', "'")) and after[:1].islower()
 
 
 def _rejoin_abbreviations(pieces: list[str]) -> list[str]:
@@ -212,11 +222,16 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         if not block.strip():
             continue
         _, offsets = blingfire.text_to_sentences_and_offsets(block)
+        first = len(spans)
         for a, b in offsets:
             piece = block[a:b]
-            if piece.strip():
-                a += len(piece) - len(piece.lstrip())
-                b -= len(piece) - len(piece.rstrip())
+            if not piece.strip():
+                continue
+            a += len(piece) - len(piece.lstrip())
+            b -= len(piece) - len(piece.rstrip())
+            if len(spans) > first and _goes_on_after_quotation(text[spans[-1][0] : spans[-1][1]], block[a:b]):
+                spans[-1] = (spans[-1][0], block_start + b)
+            else:
                 spans.append((block_start + a, block_start + b))
     return spans
 

@@ -12,7 +12,7 @@ from assistant.components.llm import ChatModel
 from assistant.components.prompts import Prompts
 from assistant.records import Judgement
 
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STOPWORDS = frozenset(
     """a an the of to in on at for by with from and or but is are was
     were be been being has have had it its this that these those as than then there their
@@ -43,22 +43,24 @@ def strip_attribution(claim: str) -> str:
 
 
 # Words by which a text holds a claim at a distance ("allegedly", "is said to", "according to").
+# Words by which a text doubts what it reports ("allegedly", "is said to"). Attributions ("according
+# to the census", "the opposition claimed") are not among them: they name a source, not a doubt.
 HEDGE = re.compile(
     r"\b(?:allegedly|reportedly|purportedly|supposedly|ostensibly|apparently|rumou?red|unconfirmed|unverified"
-    r"|(?:is|are|was|were) (?:said|believed|thought|claimed|alleged|reported|rumou?red) to"
-    r"|according to|claim(?:s|ed)? (?:that|to)|alleged)\b",
+    r"|(?:is|are|was|were) (?:said|believed|thought|claimed|alleged|reported|rumou?red) to|alleged)\b",
     re.IGNORECASE,
 )
 _ATTRIBUTED = re.compile(
     rf"\b(?:article|author|document|source|report|text|passage|writer|S\d+)s?\b(?: \w+)? {_VERB}\b"
-    rf"|[\"”] {_VERB}\b",  # "Title" states
+    rf"|[\"”] {_VERB}\b"  # "Title" states
+    r"|\baccording to\b|\bclaim(?:s|ed)?\b",
     re.IGNORECASE,
 )
 
 
 def attributed(claim: str) -> bool:
-    """Whether the claim says whose it is ("The article claims ...", "..., the author says") or
-    hedges it ("reportedly", "according to").
+    """Whether the claim says whose it is ("The article claims ...", "..., the author says",
+    "according to ...") or keeps a hedge ("reportedly").
 
     >>> attributed("Prices rose, the article claims."), attributed("Prices rose.")
     (True, False)
@@ -86,7 +88,7 @@ def _stem(word: str) -> str:
 
 
 def content_words(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(text) if w.lower() not in _STOPWORDS}
+    return {_stem(w) for w in WORD.findall(text) if w.lower() not in _STOPWORDS}
 
 
 def coverage(claim: str, evidence: list[str]) -> float:

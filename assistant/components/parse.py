@@ -83,7 +83,7 @@ def decode_text(data: bytes) -> str:
     if _scattered_high_bytes(data):
         # ASCII with a few other bytes between its letters: accented letters in Windows-1252 (Latin-1's
         # superset), by far the commonest case, where a detector guesses wildly from so little ("Café"
-        # as Urdu). Cyrillic, Greek or CJK text has runs of them.
+        # as Urdu). Cyrillic, Greek or CJK text has runs of them; a longer text goes to the detector.
         try:
             return _checked_text(data.decode("cp1252"))
         except UnicodeDecodeError:
@@ -99,9 +99,12 @@ def decode_text(data: bytes) -> str:
     return _checked_text(str(western or best))
 
 
+FEW_HIGH_BYTES = 10  # more, and a detector has enough to go on (Polish in cp1250 is not cp1252)
+
+
 def _scattered_high_bytes(data: bytes) -> bool:
     runs = re.findall(rb"[\x80-\xff]+", data)
-    return sum(map(len, runs)) <= 0.3 * len(data) and max(map(len, runs), default=0) <= 3
+    return sum(map(len, runs)) <= FEW_HIGH_BYTES and max(map(len, runs), default=0) <= 3
 
 
 def _checked_text(text: str) -> str:

@@ -58,12 +58,15 @@ class Store:
         """Whether some chunk of the document has no vector; asked of the vector store per document
         only when it holds fewer vectors than there are chunks."""
         generation = self.docstore.generation()
-        if self._complete is None or self._complete[0] != generation:
-            self._complete = (generation, self.vectors.count() >= self.docstore.chunk_count())
-        if self._complete[1]:
+        try:
+            if self._complete is None or self._complete[0] != generation:
+                self._complete = (generation, self.vectors.count() >= self.docstore.chunk_count())
+            if self._complete[1]:
+                return False
+            ids = self.docstore.chunk_ids(doc_id)
+            return len(self.vectors.present(ids)) < len(ids)
+        except BackendUnavailable:  # unreachable: an unchanged file is still unchanged; new ones fail on writing
             return False
-        ids = self.docstore.chunk_ids(doc_id)
-        return len(self.vectors.present(ids)) < len(ids)
 
     def write(self, planned: list[PlannedDocument], vectors: np.ndarray) -> None:
         """Store new document versions with their chunk vectors; replaced versions go."""

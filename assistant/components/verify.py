@@ -13,7 +13,7 @@ import numpy as np
 from assistant.components.checks import missing_names, missing_numbers, names_in
 from assistant.components.cite import find_quote, normalise, quoted_spans, sentence_spans, shortened
 from assistant.components.embed import Embedder
-from assistant.components.judge import HEDGE, Judge, attributed, content_words, strip_attribution
+from assistant.components.judge import HEDGE, WORD, Judge, attributed, content_words, strip_attribution
 from assistant.records import Citation, Claim, Judgement, ParsedDocument, Reason, Source
 
 JUDGE_SENTENCE_CHARS = 400
@@ -262,14 +262,23 @@ def _uncited_reason(claim: Claim) -> Reason:
     return Reason("no_citation", "cites no source")
 
 
+HEDGE_REACH = 40  # characters before the claim's first word in its source sentence that a hedge may stand
+
+
 def _dropped_hedge(claim: str, evidence: list[Evidence]) -> str | None:
-    """The hedge ("allegedly", "according to") of the evidence sentence closest to the claim, when
-    the claim neither keeps a hedge nor says whose claim it is: it then states as fact what its
-    source only reports."""
+    """The hedge ("allegedly", "is said to") governing what the claim takes from the evidence sentence
+    closest to it, when the claim neither keeps a hedge nor says whose claim it is: it then states as
+    fact what its source only reports. Governing: standing within the stretch of the sentence that
+    holds the claim's words (or just before it), not in a clause the claim left out."""
     if not evidence or attributed(claim):
         return None
-    closest = max(evidence, key=lambda e: e.similarity)
-    return found.group(0) if (found := HEDGE.search(closest.text)) else None
+    sentence = max(evidence, key=lambda e: e.similarity).text
+    words = content_words(strip_attribution(claim))
+    shared = [m for m in WORD.finditer(sentence) if content_words(m.group(0)) & words]
+    if not shared:
+        return None
+    start, end = shared[0].start() - HEDGE_REACH, shared[-1].end()
+    return next((m.group(0) for m in HEDGE.finditer(sentence) if start <= m.start() < end), None)
 
 
 def _names(sources: Iterable[Source]) -> frozenset[str]:

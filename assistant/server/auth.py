@@ -26,6 +26,9 @@ BEARER = HTTPBearer(auto_error=False, description="`Authorization: Bearer KEY`, 
 HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: KEY`, the same key.")
 
 
+MAX_ADDRESSES = 10_000  # past this many addresses with failures, the stale ones are forgotten
+
+
 class KeyAttempts:
     """Wrong keys per client address over the last `window` seconds. Once an address has made `limit`
     of them, it is refused (429, whatever key it sends, so a lucky guess looks like any other) until
@@ -49,9 +52,9 @@ class KeyAttempts:
 
     def failed(self, address: str) -> None:
         with self._lock:
-            if len(self._failures) > 10_000:  # many addresses: forget those with nothing recent
-                for stale in [a for a in self._failures if not self._recent(a)]:
-                    del self._failures[stale]
+            if len(self._failures) > MAX_ADDRESSES:  # many addresses: forget those with nothing recent
+                for address_seen in list(self._failures):
+                    self._recent(address_seen)  # drops it when nothing of it is recent
             self._failures.setdefault(address, deque()).append(self.clock())
 
     def _recent(self, address: str) -> deque[float]:
