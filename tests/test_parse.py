@@ -208,7 +208,7 @@ def test_oversize_file_is_refused_before_reading(tmp_path: Path) -> None:
         "cp1252-short-euro",
         "cp1251-russian",
         "cp1250-polish",
-    ],  # fmt: skip
+    ],
 )
 def test_text_encodings_decode(data: bytes, expected: str) -> None:
     text = decode_text(data)
