@@ -42,7 +42,6 @@ def strip_attribution(claim: str) -> str:
     return _ATTRIBUTION.sub("", claim.strip(), count=1) or claim
 
 
-# Words by which a text holds a claim at a distance ("allegedly", "is said to", "according to").
 # Words by which a text doubts what it reports ("allegedly", "is said to"). Attributions ("according
 # to the census", "the opposition claimed") are not among them: they name a source, not a doubt.
 HEDGE = re.compile(

@@ -83,7 +83,7 @@ def decode_text(data: bytes) -> str:
     if _scattered_high_bytes(data):
         # ASCII with a few other bytes between its letters: accented letters in Windows-1252 (Latin-1's
         # superset), by far the commonest case, where a detector guesses wildly from so little ("Café"
-        # as Urdu). Cyrillic, Greek or CJK text has runs of them; a longer text goes to the detector.
+        # as Urdu). Cyrillic, Greek or CJK text has runs of them; with more such bytes, the detector decides.
         try:
             return _checked_text(data.decode("cp1252"))
         except UnicodeDecodeError:
