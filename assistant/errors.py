@@ -36,6 +36,11 @@ class AssistantError(Exception):
         super().__init__(message)
         self.message = message
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers its response carries beside the status."""
+        return {}
+
 
 class InputError(AssistantError):
     status = 400
@@ -100,6 +105,10 @@ class TooManyAttempts(AssistantError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class NotFound(AssistantError):

@@ -206,8 +206,7 @@ def login(request: Request, key: Annotated[str, Form()] = "", next: Annotated[st
     try:
         attempts.check(address)
     except TooManyAttempts as error:
-        headers = {"Retry-After": str(error.retry_after)}
-        return views(request).respond("login.html", 429, headers, next=_local(next), failed=error.message)
+        return views(request).respond("login.html", 429, error.headers, next=_local(next), failed=error.message)
     if not hmac.compare_digest(key.encode(), expected.encode()):
         attempts.failed(address)
         return views(request).respond("login.html", 401, next=_local(next), failed="That key is not right.")

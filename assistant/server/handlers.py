@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from assistant.errors import AssistantError, TooManyAttempts
+from assistant.errors import AssistantError
 from assistant.server.openai_compat import openai_error
 
 log = logging.getLogger(__name__)
@@ -38,10 +38,13 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def assistant_error_response(path: str, error: AssistantError) -> JSONResponse:
+    return error_response(path, error.status, error.code, error.message, error.headers)
+
+
 async def _assistant_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, AssistantError)
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyAttempts) else None
-    return error_response(request.url.path, error.status, error.code, error.message, headers)
+    return assistant_error_response(request.url.path, error)
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:

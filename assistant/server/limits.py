@@ -12,9 +12,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.errors import TooManyAttempts, Unauthorized
+from assistant.errors import AssistantError, TooManyAttempts, Unauthorized
 from assistant.server.auth import KEY_NEEDED, admitted
-from assistant.server.handlers import error_response, http_error
+from assistant.server.handlers import assistant_error_response, error_response, http_error
 from assistant.server.views import to_login
 from assistant.settings import Settings
 
@@ -43,17 +43,17 @@ class KeyGate:
         if scope["type"] != "http" or scope["method"] in _BODILESS or scope["path"] == "/login":
             return await self.app(scope, receive, send)
         request = Request(scope)
+        api = scope["path"].startswith(("/api/", "/v1/"))
         try:
             if admitted(request):
                 return await self.app(scope, receive, send)
+            refused: AssistantError | None = Unauthorized(KEY_NEEDED) if api else None  # a page: to the login form
         except TooManyAttempts as error:
-            headers = {"Retry-After": str(error.retry_after)}
-            response = error_response(scope["path"], error.status, error.code, error.message, headers)
-            return await response(scope, receive, send)
-        if scope["path"].startswith(("/api/", "/v1/")):
-            response = error_response(scope["path"], 401, Unauthorized.code, KEY_NEEDED)
-        else:
+            refused = error
+        if refused is None:
             response = await http_error(request, to_login(request))
+        else:
+            response = assistant_error_response(scope["path"], refused)
         await response(scope, receive, send)
 
 

@@ -66,7 +66,9 @@ class Views:
     def error(self, request: Request, error: AssistantError, target: str | None = None) -> HTMLResponse:
         """An error as a notice; `target` (a CSS selector) is where htmx shows it instead of the usual place."""
         headers = {"HX-Retarget": target, "HX-Reswap": "innerHTML"} if target and is_htmx(request) else {}
-        return self.respond("_error.html", error.status, headers, code=error.code, message=error.message)
+        return self.respond(
+            "_error.html", error.status, {**error.headers, **headers}, code=error.code, message=error.message
+        )
 
 
 def views(request: Request) -> Views:
