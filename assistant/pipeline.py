@@ -289,6 +289,7 @@ def ask(
         answer.answered = False
     else:
         _verify_claims(answer, backends, on_event)
+        _withdraw_if_unsupported(answer)
     timings.verification = time.perf_counter() - verify_started
     timings.total = time.perf_counter() - started
     return answer
@@ -349,6 +350,15 @@ def _verify_claims(answer: Answer, backends: Backends, on_event: Events) -> None
         on_event("claim", answer.claims[index])
     if backends.judge_note:
         answer.notes.append(backends.judge_note)
+
+
+def _withdraw_if_unsupported(answer: Answer) -> None:
+    """A draft none of whose sentences the sources support does not answer the question from the
+    documents (the model answered from its own knowledge, or misread them): the answer becomes the
+    not-found sentence, and the draft stays beside it with its flags."""
+    if answer.claims and not any(claim.verdict == "supported" for claim in answer.claims):
+        answer.draft, answer.text, answer.answered = answer.text, NOT_FOUND, False
+        answer.notes.append("none of the model's sentences is supported by the documents, so its draft was withdrawn")
 
 
 def checkable_claims(draft: str, keys: set[str]) -> list[Claim]:

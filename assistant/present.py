@@ -8,6 +8,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, get_args
 
+from assistant.components.generate import NOT_FOUND
 from assistant.errors import AssistantError
 from assistant.records import (
     Answer,
@@ -168,6 +169,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "standalone_question": answer.standalone,
         "answer": answer.text,
         "answered": answer.answered,
+        "draft": answer.draft,
         "claims": [claim_json(claim) for claim in answer.claims],
         "counts": {verdict: sum(c.verdict == verdict for c in answer.claims) for verdict in get_args(Verdict)},
         "stripped_keys": answer.stripped_keys,
@@ -197,10 +199,14 @@ FLAGGED_HEADING = "Not supported by the sources:"
 def answer_appendix(answer: Answer) -> str:
     """What follows the answer's text where only text is shown (an OpenAI client): each cited source
     with its verbatim quotes, then the sentences the sources do not support and why. It starts with a
-    blank line and `Sources:`, so a follow-up can cut it off again (`without_appendix`)."""
-    if not answer.answered:
+    blank line and `Sources:`, so a follow-up can cut it off again (`without_appendix`). A withdrawn
+    draft gets the not-found sentence for its sources, then its flags."""
+    if answer.draft is not None:  # the text streamed was the draft, which no source supports
+        parts = [f"\n\n{SOURCES_HEADING}\nNone. {NOT_FOUND}"]
+    elif not answer.answered:
         return ""
-    parts = [f"\n\n{SOURCES_HEADING}\n" + "\n".join(_source_lines(answer))]
+    else:
+        parts = [f"\n\n{SOURCES_HEADING}\n" + "\n".join(_source_lines(answer))]
     flagged = [claim for claim in answer.claims if claim.verdict != "supported"]
     if flagged:
         lines = [f'- "{claim.text}" ({claim.verdict}: {_reasons(claim)})' for claim in flagged]

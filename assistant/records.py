@@ -256,7 +256,9 @@ class Turn:
 @dataclass(slots=True)
 class Answer:
     """A verified answer: the text as generated, its claims, and the passages it drew on.
-    `standalone` is the question as retrieval saw it: a follow-up rewritten with the conversation."""
+    `standalone` is the question as retrieval saw it: a follow-up rewritten with the conversation.
+    `draft` is the model's text when none of its sentences was supported: the answer is then the
+    not-found sentence, and the draft is kept, flagged, for the reader to see."""
 
     question: str
     text: str
@@ -266,6 +268,7 @@ class Answer:
     model: str
     answered: bool = True
     standalone: str | None = None
+    draft: str | None = None
     stripped_keys: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: Timings = field(default_factory=Timings)

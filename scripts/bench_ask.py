@@ -4,7 +4,8 @@
 
 Ingests corpus/ into bench-data/ask, asks each question below once to warm up the models, then
 again timed. Prints one JSON line: medians and maxima per stage, prompt size, and verdict counts.
-The questions are about the sample article; the last one is not answered by it.
+The questions are about the sample article; it does not answer the last two (one on its topic, one
+off it).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ QUESTIONS = [
     "What does the article say happened at Crocus City Hall?",
     "Why are Tajiks in the crosshairs, according to the article?",
     "What does the article claim about remittances to Tajikistan?",
+    "What currency does Tajikistan use?",  # on the article's topic, but it does not say
     "What is the boiling point of liquid nitrogen?",
 ]
 
@@ -57,6 +59,7 @@ def main() -> None:
         "verdicts": Counter(c.verdict for a in answers for c in a.claims),
         "sources_found_by_checker": sum(c.cited_by == "checker" for a in answers for c in a.claims),
         "not_found": [a.question for a in answers if not a.answered],
+        "withdrawn": [a.question for a in answers if a.draft is not None],  # a draft no source supports
     }
     print(json.dumps(result))
 

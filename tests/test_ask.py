@@ -77,7 +77,10 @@ def test_ask_verifies_each_sentence(notes_dir: Path, open_backends, draft: str, 
     backends = open_backends(notes_dir)
     scripted(backends, draft)
     answer = pipeline.ask(QUESTION, backends)
-    assert answer.answered and answer.text == draft
+    supported = any(verdict == "supported" for verdict, _ in verdicts)  # else the draft is withdrawn
+    assert (answer.answered, answer.text, answer.draft) == (
+        (True, draft, None) if supported else (False, NOT_FOUND, draft)
+    )
     assert [(claim.verdict, [reason.code for reason in claim.reasons]) for claim in answer.claims] == verdicts
     expected = {verdict: [v for v, _ in verdicts].count(verdict) for verdict in ("supported", "unsupported", "uncited")}
     assert answer_json(answer)["counts"] == expected
@@ -296,6 +299,36 @@ def test_saying_not_found_then_answering_anyway_is_verified(notes_dir: Path, ope
     backends = open_backends(notes_dir)
     scripted(backends, "The documents do not answer this question. But 5 million Tajiks work in Russia [S1].")
     answer = pipeline.ask(QUESTION, backends)
-    assert answer.answered
     (claim,) = answer.claims
     assert claim.verdict == "unsupported" and [r.code for r in claim.reasons] == ["number_not_in_source"]
+
+
+@pytest.mark.parametrize(
+    ("draft", "withdrawn"),
+    [
+        pytest.param("Some 5 million Tajiks work in Russia [S1]. Tajiks like tea.", True, id="nothing-supported"),
+        pytest.param("Some 3 million Tajiks work in Russia [S1]. Tajiks like tea.", False, id="one-supported"),
+    ],
+)
+def test_a_draft_the_sources_support_nowhere_is_withdrawn(
+    notes_dir: Path, open_backends, draft: str, withdrawn: bool
+) -> None:
+    backends = open_backends(notes_dir)
+    scripted(backends, draft)
+    answer = pipeline.ask(QUESTION, backends)
+    assert (answer.answered, answer.text, answer.draft) == (
+        (False, NOT_FOUND, draft) if withdrawn else (True, draft, None)
+    )
+    assert len(answer.claims) == 2  # the draft's sentences keep their verdicts, to be shown flagged
+    assert any("draft was withdrawn" in note for note in answer.notes) == withdrawn
+    assert answer_json(answer)["draft"] == answer.draft
+
+
+def test_the_cli_text_of_a_withdrawn_draft_says_the_documents_do_not_answer(notes_dir: Path, open_backends) -> None:
+    from assistant.cli import _answer_text
+
+    backends = open_backends(notes_dir)
+    scripted(backends, "Some 5 million Tajiks work in Russia [S1].")
+    lines = _answer_text(pipeline.ask(QUESTION, backends)).splitlines()
+    assert lines[0] == f"{NOT_FOUND} None of the sentences above is supported by them:"
+    assert lines[1].startswith("✗ unsupported ")

@@ -339,6 +339,14 @@ def test_a_question_the_documents_do_not_answer_says_so_plainly(client: TestClie
     assert f'<p class="not-found">{NOT_FOUND}</p>' in done and "claim" not in done
 
 
+def test_a_draft_no_source_supports_is_shown_under_the_not_found_answer(client: TestClient) -> None:
+    script(client, "Some 5 million Tajiks work in Russia [S1].")
+    done = final(ask(client, conversation(client)))
+    not_found, draft = done.split("The model's draft, which the documents do not support")
+    assert f'<p class="not-found">{NOT_FOUND}</p>' in not_found and "claim" not in not_found
+    assert 'class="claim flagged unsupported"' in draft and "1 not supported" in draft
+
+
 def test_a_missing_model_is_answered_with_quotes_and_says_so(client: TestClient, tmp_path: Path) -> None:
     client.app.state.settings.generation.model = str(tmp_path / "missing.gguf")
     done = final(ask(client, conversation(client), generator="local"))

@@ -20,6 +20,7 @@ from test_api import FailingGenerator
 from test_ask import QUESTION, scripted
 
 from assistant.backends import Backends
+from assistant.components.generate import NOT_FOUND
 from assistant.server.app import create_app
 from assistant.server.openai_compat import MODELS, _conversation
 from assistant.server.openai_schemas import ChatMessage
@@ -283,6 +284,16 @@ def test_flagged_sentences_are_listed_after_the_sources(tmp_path: Path) -> None:
         f'- "Some 5 million send money." (unsupported: {body["assistant"]["claims"][1]["reasons"][0]["detail"]})',
         '- "Tajiks like tea." (uncited: cites no source, and no retrieved passage states it)',
     ]
+
+
+def test_a_withdrawn_draft_is_followed_by_the_not_found_sentence_and_its_flags(tmp_path: Path) -> None:
+    body = completion(tmp_path, "Some 5 million Tajiks work in Russia [S1].")
+    content = body["choices"][0]["message"]["content"]  # the draft, as a stream would have sent it
+    answer, appendix = content.split("\n\nSources:\n")
+    assert answer == "Some 5 million Tajiks work in Russia [S1]."
+    none, flagged = appendix.split("\n\nNot supported by the sources:\n")
+    assert none == f"None. {NOT_FOUND}" and flagged.startswith('- "Some 5 million Tajiks work in Russia." (unsupported')
+    assert (body["assistant"]["answered"], body["assistant"]["answer"]) == (False, NOT_FOUND)
 
 
 def test_a_quote_only_the_checker_found_says_so(tmp_path: Path) -> None:

@@ -143,7 +143,8 @@ class _Reply:
         self.created = int(time.time())
 
     def completion(self, answer: Answer) -> dict[str, Any]:
-        message = {"role": "assistant", "content": answer.text + answer_appendix(answer)}
+        text = answer.text if answer.draft is None else answer.draft  # as a stream would have sent it
+        message = {"role": "assistant", "content": text + answer_appendix(answer)}
         choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
         return {**self._head("chat.completion"), "choices": [choice], "assistant": answer_json(answer)}
 

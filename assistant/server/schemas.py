@@ -155,12 +155,15 @@ class SourceOut(HitOut):
 
 
 class CitationOut(BaseModel):
-    key: str = Field(examples=["S1"])
+    key: str = Field(description="The source the sentence cites, as the answer's `sources` list it.", examples=["S1"])
     doc_id: str
-    chunk_id: str
+    chunk_id: str = Field(
+        description="The passage of that source. A quotation the sentence makes is looked for in the"
+        " whole document when it is not in the passage: `start` and `end` then lie outside the passage."
+    )
     title: str = Field(examples=[TITLE])
     quote: str = Field(description="Verbatim: `document.text[start:end]`.", examples=[QUOTE])
-    start: int
+    start: int = Field(description="Offset of the quote in the document's text (not in the passage).")
     end: int
     page: int | None
 
@@ -220,6 +223,7 @@ class AnswerOut(BaseModel):
                     "standalone_question": None,
                     "answer": "Around 3 million Tajiks work in Russia [S1].",
                     "answered": True,
+                    "draft": None,
                     "claims": [
                         {
                             "text": "Around 3 million Tajiks work in Russia.",
@@ -263,6 +267,10 @@ class AnswerOut(BaseModel):
     standalone_question: str | None = Field(description="A follow-up as rewritten with the conversation.")
     answer: str = Field(description="The answer as written, with `[S1]` markers.")
     answered: bool = Field(description="False when the documents do not answer the question.")
+    draft: str | None = Field(
+        description="The model's text when none of its sentences was supported: `answer` is then the"
+        " not-found sentence, and `claims` are the draft's sentences with their verdicts."
+    )
     claims: list[ClaimOut] = Field(description="Each sentence with its quotes and verdict.")
     counts: Counts
     stripped_keys: list[str]
