@@ -3,12 +3,13 @@ the API under /api/v1, the OpenAI-compatible routes under /v1, and the chat page
 
 from __future__ import annotations
 
+import importlib.resources
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -26,6 +27,8 @@ from assistant.server.limits import BodyLimit, KeyGate, body_limit
 from assistant.server.streaming import AnswerSlots
 from assistant.server.views import Views, require_login
 from assistant.settings import Settings, get_settings
+
+DOCS_STATIC = "/docs-static"
 
 DESCRIPTION = """Answers questions from your documents with **verbatim quotations**, and flags the
 sentences of an answer that its sources do not support.
@@ -88,8 +91,8 @@ def create_app(settings: Settings | None = None, backends: Backends | None = Non
 
 
 def _documentation(app: FastAPI) -> None:
-    """The schema and its pages, with the API's own guard: with a key set, the schema needs the key
-    (or the chat's cookie) and the pages send a browser to the login form first."""
+    """The schema and its page, with the API's own guard: with a key set, the schema needs the key
+    (or the chat's cookie) and the page sends a browser to the login form first."""
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_key)])
     def schema() -> JSONResponse:
@@ -97,11 +100,18 @@ def _documentation(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(require_login)])
     def swagger() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title}: API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title}: API",
+            swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_STATIC}/favicon.png",
+        )
 
-    @app.get("/redoc", include_in_schema=False, dependencies=[Depends(require_login)])
-    def redoc() -> HTMLResponse:
-        return get_redoc_html(openapi_url="/openapi.json", title=f"{app.title}: API")
+    # Swagger UI 5 (it reads OpenAPI 3.1) as packaged by fastapi-offline: no CDN needed. No ReDoc
+    # page: it loads its logo from a CDN and has no option to leave it out.
+    static = importlib.resources.files("fastapi_offline") / "static"
+    app.mount(DOCS_STATIC, StaticFiles(directory=str(static)), name="docs-static")
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
