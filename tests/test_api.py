@@ -712,18 +712,46 @@ def test_an_upload_sized_body_is_allowed_only_on_the_upload_routes(make_client: 
 def test_key_attempts_expire_after_their_window() -> None:
     now = [0.0]
     attempts = KeyAttempts(limit=2, window=60.0, clock=lambda: now[0])
-    attempts.failed("10.0.0.1")
+    attempts.attempt("10.0.0.1")
     now[0] = 30.0
-    attempts.failed("10.0.0.1")
-    attempts.check("10.0.0.2")  # another address is not held back
+    attempts.attempt("10.0.0.1")
+    attempts.succeeded("10.0.0.2", attempts.attempt("10.0.0.2"))  # another address is not held back
     with pytest.raises(TooManyAttempts) as refused:
-        attempts.check("10.0.0.1")
+        attempts.attempt("10.0.0.1")
     assert refused.value.retry_after == 30  # until the first failure leaves the window
     now[0] = 60.5
-    attempts.check("10.0.0.1")  # one failure left in the window
+    attempts.succeeded("10.0.0.1", attempts.attempt("10.0.0.1"))  # one failure left in the window
     now[0] = 90.5
-    attempts.check("10.0.0.1")
-    assert "10.0.0.1" not in attempts._failures  # forgotten once nothing is recent
+    attempts.succeeded("10.0.0.1", attempts.attempt("10.0.0.1"))
+    assert attempts._failures == {}  # forgotten once nothing is recent, and right keys do not count
+
+
+def test_key_attempts_count_before_the_key_is_compared() -> None:
+    attempts = KeyAttempts(limit=2, window=60.0, clock=lambda: 0.0)
+    marks = [attempts.attempt("10.0.0.1"), attempts.attempt("10.0.0.1")]  # two guesses in flight at once
+    with pytest.raises(TooManyAttempts):
+        attempts.attempt("10.0.0.1")  # a third, sent before either was compared, is already refused
+    attempts.succeeded("10.0.0.1", marks[0])
+    attempts.attempt("10.0.0.1")  # the right key took its attempt back
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same"),
+    [
+        pytest.param("2001:db8:1:2::1", "2001:db8:1:2:ffff::9", True, id="ipv6-same-64"),
+        pytest.param("2001:db8:1:2::1", "2001:db8:1:3::1", False, id="ipv6-other-64"),
+        pytest.param("::ffff:10.0.0.1", "10.0.0.1", True, id="ipv4-mapped"),
+        pytest.param("10.0.0.1", "10.0.0.2", False, id="ipv4"),
+    ],
+)
+def test_key_attempts_count_an_ipv6_client_by_its_64_network(first: str, second: str, same: bool) -> None:
+    attempts = KeyAttempts(limit=1, window=60.0, clock=lambda: 0.0)
+    attempts.attempt(first)
+    if same:
+        with pytest.raises(TooManyAttempts):
+            attempts.attempt(second)
+    else:
+        attempts.attempt(second)
 
 
 def test_key_attempts_forget_stale_addresses_when_there_are_many(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -731,9 +759,9 @@ def test_key_attempts_forget_stale_addresses_when_there_are_many(monkeypatch: py
     now = [0.0]
     attempts = KeyAttempts(limit=2, window=60.0, clock=lambda: now[0])
     for n in range(4):
-        attempts.failed(f"10.0.0.{n}")
+        attempts.attempt(f"10.0.0.{n}")
     now[0] = 61.0
-    attempts.failed("10.0.0.9")  # over the limit of addresses: the four stale ones go
+    attempts.attempt("10.0.0.9")  # over the limit of addresses: the four stale ones go
     assert set(attempts._failures) == {"10.0.0.9"}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import math
 import threading
 import time
@@ -30,10 +31,14 @@ MAX_ADDRESSES = 10_000  # past this many addresses with failures, the stale ones
 
 
 class KeyAttempts:
-    """Wrong keys per client address over the last `window` seconds. Once an address has made `limit`
-    of them, it is refused (429, whatever key it sends, so a lucky guess looks like any other) until
-    its oldest failure leaves the window. The address is the connection's, or what a proxy listed in
-    `server.trusted_proxies` forwards: a header from anyone else could name a new client per guess."""
+    """Wrong keys per client over the last `window` seconds. Once a client has made `limit` of them,
+    it is refused (429, whatever key it sends, so a lucky guess looks like any other) until its oldest
+    failure leaves the window.
+
+    A client is its address, or what a proxy listed in `server.trusted_proxies` forwards (a header from
+    anyone else could name a new client per guess); an IPv6 client is its /64 network, which one
+    machine is usually given whole. Each attempt is counted before its key is compared and taken back
+    when the key was right, so guesses sent at once cannot all pass the limit together."""
 
     def __init__(self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.limit = limit
@@ -42,28 +47,52 @@ class KeyAttempts:
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def check(self, address: str) -> None:
-        """Raises `TooManyAttempts` while `address` is locked out."""
+    def attempt(self, address: str) -> float:
+        """Counts a key from `address` as wrong until `succeeded` says otherwise; raises
+        `TooManyAttempts` instead while the client is locked out. Returns the attempt's mark."""
+        client = _client(address)
         with self._lock:
-            recent = self._recent(address)
+            recent = self._recent(client)
             if len(recent) >= self.limit:
                 wait = max(1, math.ceil(recent[0] + self.window - self.clock()))
                 raise TooManyAttempts(f"too many wrong keys from this address; try again in {wait} s", wait)
+            if len(self._failures) > MAX_ADDRESSES:  # many clients: forget those with nothing recent
+                for seen in list(self._failures):
+                    self._recent(seen)  # drops it when nothing of it is recent
+            mark = self.clock()
+            self._failures.setdefault(client, deque()).append(mark)
+            return mark
 
-    def failed(self, address: str) -> None:
+    def succeeded(self, address: str, mark: float) -> None:
+        """The attempt `mark` had the right key: it does not count."""
+        client = _client(address)
         with self._lock:
-            if len(self._failures) > MAX_ADDRESSES:  # many addresses: forget those with nothing recent
-                for address_seen in list(self._failures):
-                    self._recent(address_seen)  # drops it when nothing of it is recent
-            self._failures.setdefault(address, deque()).append(self.clock())
+            failures = self._failures.get(client)
+            if failures is not None and mark in failures:
+                failures.remove(mark)
+                if not failures:
+                    del self._failures[client]
 
-    def _recent(self, address: str) -> deque[float]:
-        failures = self._failures.get(address, deque())
+    def _recent(self, client: str) -> deque[float]:
+        failures = self._failures.get(client, deque())
         while failures and failures[0] <= self.clock() - self.window:
             failures.popleft()
         if not failures:
-            self._failures.pop(address, None)
+            self._failures.pop(client, None)
         return failures
+
+
+def _client(address: str) -> str:
+    """The address, or for IPv6 its /64 network (an IPv4 address mapped into IPv6 stays itself)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # "unknown", or a test client's name
+        return address
+    if isinstance(ip, ipaddress.IPv4Address):
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((ip, 64), strict=False))
 
 
 def client_address(request: Request) -> str:
@@ -103,13 +132,13 @@ def admitted(request: Request) -> bool:
     """`authorised`, with each wrong key counted against the client's address: past the limit, the
     request is refused (`TooManyAttempts`) before its key is compared."""
     attempts: KeyAttempts = request.app.state.key_attempts
-    guessing = bool(offered(request))  # a cookie is not counted: it is a 256-bit token, not a typed key
-    if guessing:
-        attempts.check(client_address(request))
+    if not offered(request):  # a cookie is not counted: it is a 256-bit token, not a typed key
+        return authorised(request)
+    address = client_address(request)
+    mark = attempts.attempt(address)
     if authorised(request):
+        attempts.succeeded(address, mark)
         return True
-    if guessing:
-        attempts.failed(client_address(request))
     return False
 
 

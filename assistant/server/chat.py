@@ -204,12 +204,12 @@ def login(request: Request, key: Annotated[str, Form()] = "", next: Annotated[st
     expected = secret.get_secret_value()
     attempts, address = request.app.state.key_attempts, client_address(request)
     try:
-        attempts.check(address)
+        mark = attempts.attempt(address)
     except TooManyAttempts as error:
         return views(request).respond("login.html", 429, error.headers, next=_local(next), failed=error.message)
     if not hmac.compare_digest(key.encode(), expected.encode()):
-        attempts.failed(address)
         return views(request).respond("login.html", 401, next=_local(next), failed="That key is not right.")
+    attempts.succeeded(address, mark)
     response = RedirectResponse(_local(next), status_code=303)
     response.set_cookie(
         COOKIE,
