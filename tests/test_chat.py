@@ -556,6 +556,14 @@ def test_with_an_api_key_the_chat_needs_the_login_cookie(make_client) -> None:
     assert made.get("/").headers["location"].startswith("/login")
 
 
+def test_a_logged_out_page_is_told_once_so_its_stream_closes(make_client) -> None:
+    made = make_client(server={"warm_up": False, "api_key": "s3cret"})
+    cid = new_id()
+    streamed = events(made, f"/c/{cid}/turns/1/events")  # no cookie: logged out in another tab
+    assert [name for name, _ in streamed] == ["done"]  # the event the page closes its stream on
+    assert f'href="/login?next=/c/{cid}"' in streamed[0][1] and "logged out" in streamed[0][1]
+
+
 def test_the_login_form_refuses_an_address_that_guessed_too_often(make_client) -> None:
     made = make_client(server={"warm_up": False, "api_key": "s3cret", "key_failures_per_minute": 2})
     assert [made.post("/login", data={"key": f"guess{i}"}).status_code for i in range(2)] == [401, 401]

@@ -17,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -94,11 +95,22 @@ def delete_conversation(request: Request, conversation: str) -> RedirectResponse
     return RedirectResponse("/", status_code=303)
 
 
-@router.get("/c/{conversation}/turns/{turn_id}/events", dependencies=Page)
+@router.get("/c/{conversation}/turns/{turn_id}/events")
 async def turn_events(request: Request, conversation: str, turn_id: int) -> EventSourceResponse:
-    """The answer to a pending turn as it is written; a finished turn's final HTML at once (a reconnect)."""
+    """The answer to a pending turn as it is written; a finished turn's final HTML at once (a reconnect).
+
+    Without the login (the page logged out in another tab), one `done` event says so: the page's
+    stream closes on it. A redirect to the login form would make the page reconnect for ever."""
+    if not admitted(request):
+        here = f"/c/{conversation}" if valid_id(conversation) else "/"
+        notice = views(request).render("_logged_out.html", turn_id=turn_id, login=f"/login?next={quote(here)}")
+        return EventSourceResponse(_once({"event": "done", "data": notice}))
     turn = conversations(request).turn(conversation, turn_id)
     return EventSourceResponse(_turn_stream(request, turn), ping=PING_SECONDS)
+
+
+async def _once(event: dict[str, str]) -> AsyncIterator[dict[str, str]]:
+    yield event
 
 
 async def _turn_stream(request: Request, turn: StoredTurn) -> AsyncIterator[dict[str, str]]:
