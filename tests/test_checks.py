@@ -34,6 +34,12 @@ from assistant.components.checks import missing_names, missing_numbers, names_in
         pytest.param("No numbers here", set(), id="none"),
         pytest.param("twenty-five workers", {25}, id="hyphenated-number-words"),
         pytest.param("twenty five workers", {25}, id="spaced-number-words"),
+        # Grouped by spaces or with a decimal comma: both readings, the number and the numbers side by side.
+        pytest.param("2 345 678 people", {2_345_678, 2, 345, 678}, id="space-grouped"),
+        pytest.param("10\u202f000 workers", {10_000, 10, 0}, id="narrow-no-break-space-grouped"),
+        pytest.param("rose 10,5 %", {10.5, 10, 5}, id="decimal-comma"),
+        pytest.param("2.345.678,5", {2_345_678.5}, id="dot-grouped-with-decimal-comma"),
+        pytest.param("in 2019 345 people", {2019, 345}, id="a-year-is-not-a-group"),
     ],
 )
 def test_numbers_in(text: str, expected: set[float]) -> None:
@@ -61,6 +67,12 @@ def test_the_forms_the_docstring_promises_agree() -> None:
         pytest.param("two reasons", "nothing numeric", ["two"], id="two-is-required"),
         pytest.param("5 people died in 2020", "nothing numeric", ["5", "2020"], id="every-missing-number"),
         pytest.param("Prices rose sharply", "nothing numeric", [], id="no-numbers-in-claim"),
+        pytest.param("It rose 10.5%", "it rose 10,5 %", [], id="decimal-point-vs-comma"),
+        pytest.param("2,345,678 people", "2 345 678 people", [], id="comma-vs-space-groups"),
+        pytest.param("2,345,678 people", "2.345.678 people", [], id="comma-vs-dot-groups"),
+        pytest.param("It rose 10,5%", "it rose 10%", ["10,5"], id="decimal-comma-not-matched-by-its-whole-part"),
+        pytest.param("items 1,2 and 3", "items 1, 2 and 3", [], id="a-list-read-as-a-list"),
+        pytest.param("1,500 people", "1.5 people", ["1,500"], id="comma-thousands-are-never-a-decimal"),
     ],
 )
 def test_missing_numbers(claim: str, evidence: str, missing: list[str]) -> None:

@@ -25,8 +25,16 @@ _WORDS = {
 }  # fmt: skip
 _TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
 _UNITS = "one|two|three|four|five|six|seven|eight|nine"
+_SPACE = "[ \u00a0\u202f\u2009]"  # a space between digit groups: plain, no-break, narrow no-break or thin
+_DIGITS = (
+    r"\d{1,3}(?:,\d{3})+(?:\.\d+)?"  # 1,500 and 147,182,123.5
+    r"|\d{1,3}(?:\.\d{3}){2,}(?:,\d+)?"  # 2.345.678 (with one group, 2.345 is a decimal)
+    rf"|\d{{1,3}}(?:{_SPACE}\d{{3}})+(?:[.,]\d+)?(?!\d)"  # 2 345 678
+    r"|\d+,\d{1,2}(?!\d)"  # 10,5: a decimal comma
+    r"|\d+(?:\.\d+)?"
+)
 _NUMBER = re.compile(
-    rf"(?<![\w.])(\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?|\d+(?:\.\d+)?|(?:{_TENS})[- ](?:{_UNITS})\b|an?(?=\s+(?:{'|'.join(_SCALES)})\b)|"
+    rf"(?<![\w.])({_DIGITS}|(?:{_TENS})[- ](?:{_UNITS})\b|an?(?=\s+(?:{'|'.join(_SCALES)})\b)|"
     + "|".join(rf"{word}\b" for word in _WORDS)
     + r")"
     r"(?:\s*(" + "|".join(_SCALES) + r")\b)?",
@@ -50,15 +58,27 @@ _MID_SENTENCE = re.compile(r"(?<=[\w,] )[^\W\d_][\w'’-]*")
 
 def numbers_in(text: str) -> set[float]:
     """Every number `text` states, as a value: "1,500", "1.5 thousand" and "fifteen hundred" agree.
+    A number written two ways is both ("10,5" is 10.5, or 10 and 5 in a list).
 
     >>> sorted(numbers_in("About 1.5 million people, 30% of them in 2023, twenty-five of them"))
     [25.0, 30.0, 2023.0, 1500000.0]
     """
-    values = set()
-    for match in _NUMBER.finditer(text):
-        value = _value(match.group(1).lower())
-        values.add(value * _SCALES[match.group(2).lower()] if match.group(2) else value)
-    return values
+    return {value for match in _NUMBER.finditer(text) for reading in _readings(match) for value in reading}
+
+
+def _readings(match: re.Match[str]) -> list[tuple[float, ...]]:
+    """The ways a matched number can be read, each as the values it states; the usual reading first.
+
+    Digits grouped by spaces ("2 345 678") or with a decimal comma ("10,5") may also be numbers side
+    by side ("May 19 345 people", "items 1,2 and 3"); the grouping with a comma and three digits is
+    always English thousands ("1,500"), the European decimal ("1,500" for 1.5) is not read."""
+    number, scale = match.group(1).lower(), match.group(2)
+    factor = _SCALES[scale.lower()] if scale else 1
+    if re.fullmatch(rf"\d+,\d{{1,2}}|\d{{1,3}}(?:{_SPACE}\d{{3}})+(?:[.,]\d+)?", number):
+        whole = re.sub(_SPACE, "", number).replace(",", ".")
+        parts = [float(part) for part in re.split(rf"{_SPACE}|,", number)]
+        return [(float(whole) * factor,), (*parts[:-1], parts[-1] * factor)]
+    return [(_value(number) * factor,)]
 
 
 def _value(number: str) -> float:
@@ -68,11 +88,13 @@ def _value(number: str) -> float:
         return 1.0
     if number[0].isalpha():  # twenty-five
         return float(sum(_WORDS[part] for part in re.split(r"[- ]", number)))
+    if re.fullmatch(r"\d{1,3}(?:\.\d{3}){2,}(?:,\d+)?", number):  # 2.345.678,5
+        return float(number.replace(".", "").replace(",", "."))
     return float(number.replace(",", ""))
 
 
 def missing_numbers(claim: str, evidence: str) -> list[str]:
-    """Numbers in the claim that no evidence passage states.
+    """Numbers in the claim that no evidence passage states (in any of the ways it can be read).
 
     >>> missing_numbers("It has 12 million people", "a city of 12,000,000")
     []
@@ -80,8 +102,10 @@ def missing_numbers(claim: str, evidence: str) -> list[str]:
     found = numbers_in(evidence)
     missing = []
     for match in _NUMBER.finditer(claim):
-        values = numbers_in(match.group(0))
-        stated = any(math.isclose(value, other, rel_tol=1e-9) for value in values for other in found)
+        stated = any(
+            all(any(math.isclose(value, other, rel_tol=1e-9) for other in found) for value in reading)
+            for reading in _readings(match)
+        )
         if not stated and not _is_small_word(match.group(0)):
             missing.append(match.group(0).strip())
     return missing
