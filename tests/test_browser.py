@@ -103,6 +103,14 @@ def test_upload_ask_check_cite_and_delete_in_a_real_browser(page, server: str) -
     expect(page.locator(".empty")).to_be_visible()
 
     # Upload: two files through the file picker (one refused), one dropped.
+    page.evaluate(
+        """() => {
+            window.told = [];  // what the announcer says, in order
+            const announcer = document.getElementById("announce");
+            new MutationObserver(() => window.told.push(announcer.textContent))
+                .observe(announcer, {childList: true, characterData: true, subtree: true});
+        }"""
+    )
     page.set_input_files("#files", [str(ARTICLE), str(BAD / "notes.xyz")])
     drop_file(page, "wall.txt", HOSTILE)
     uploads = page.locator("#uploads")
@@ -112,6 +120,11 @@ def test_upload_ask_check_cite_and_delete_in_a_real_browser(page, server: str) -
     expect(rejected).to_have_attribute("data-status", "rejected")
     expect(rejected).to_contain_text("unsupported file type")
     expect(page.locator("#document-list")).to_contain_text(ARTICLE_TITLE)  # refreshed when the job ended
+    # Each outcome is announced once; the list itself, redrawn every second while indexing, is not live.
+    told = " ".join(page.evaluate("window.told"))
+    for outcome in (f"{ARTICLE.name}: added", "wall.txt: added", "notes.xyz: rejected"):
+        assert told.count(outcome) == 1, told
+    assert uploads.get_attribute("aria-live") is None
 
     # Quotes only: every sentence a verbatim quotation, so supported.
     turn = ask(page, "How many Tajik migrants work in Russia?", "extractive")

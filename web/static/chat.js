@@ -130,6 +130,27 @@
   var queue = [];
   var uploading = false;
 
+  // The upload list is redrawn every second while files are indexed, so it is not a live region:
+  // a screen reader is told each file's outcome once, through the page's announcer.
+  var FINISHED = ["added", "replaced", "unchanged", "skipped", "failed", "rejected"];
+  var told = {};
+
+  function tellOutcomes(root) {
+    var news = [];
+    root.querySelectorAll(".upload[data-status]").forEach(function (item) {
+      var group = item.closest(".upload-group");
+      var key = (group && group.id) + "/" + item.dataset.name;
+      if (FINISHED.indexOf(item.dataset.status) < 0 || told[key]) return;
+      told[key] = true;
+      news.push(item.dataset.name + ": " + item.dataset.status);
+    });
+    if (news.length) document.getElementById("announce").textContent = news.join("; ") + ".";
+  }
+
+  document.addEventListener("htmx:load", function (event) {
+    if (event.target instanceof Element && event.target.matches(".upload-group")) tellOutcomes(event.target);
+  });
+
   function setUpUploads() {
     var form = document.getElementById("upload");
     if (!form) return;
@@ -207,6 +228,7 @@
         why.className = "reason";
         why.textContent = reason;
         bar.replaceWith(why);
+        tellOutcomes(group);
       },
     };
   }
@@ -244,7 +266,10 @@
         item.row.reject(refusal(xhr, content));
       } else {
         item.row.group.replaceWith(content);
-        nodes.forEach(function (node) { htmx.process(node); });
+        nodes.forEach(function (node) {
+          htmx.process(node);
+          if (node.matches(".upload-group")) tellOutcomes(node);  // refused at once, or already indexed
+        });
       }
       done();
     });
