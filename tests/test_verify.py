@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from unittest.mock import ANY
 
@@ -179,6 +180,18 @@ CLAIM = "The Russian Federation has around 3 million Tajik labour migrants"
                      "Some 1.2 million Tajiks live in Russia [S1].", True, [], id="an-attribution-is-not-a-hedge"),
         pytest.param("It is unconfirmed that some 1.2 million Tajiks live in Russia.",
                      "Some 1.2 million Tajiks live in Russia [S1].", True, ["stated_as_fact"], id="hedge-just-before"),
+        pytest.param("Remittances may fall by 2 billion dollars next year.",
+                     "Remittances will fall by 2 billion dollars next year [S1].", True, ["stated_as_fact"], id="may"),
+        pytest.param("The ban could cost Russia 3 million workers.",
+                     "The ban will cost Russia 3 million workers [S1].", True, ["stated_as_fact"], id="could"),
+        pytest.param("The data suggest that 3 million Tajiks work in Russia.",
+                     "3 million Tajiks work in Russia [S1].", True, ["stated_as_fact"], id="suggest-that"),
+        pytest.param("Remittances may fall by 2 billion dollars next year.",
+                     "Remittances might fall by 2 billion dollars next year [S1].", True, [], id="modal-kept"),
+        pytest.param("In May 3 million Tajiks worked in Russia.",
+                     "3 million Tajiks worked in Russia [S1].", True, [], id="the-month-is-no-hedge"),
+        pytest.param("Migrants could not return to Russia after March.",
+                     "Migrants were unable to return to Russia after March [S1].", True, [], id="could-not-is-no-hedge"),
     ],
 )  # fmt: skip
 def test_an_answer_that_drops_its_sources_hedge_states_as_fact(
@@ -190,8 +203,8 @@ def test_an_answer_that_drops_its_sources_hedge_states_as_fact(
     assert [reason.code for reason in claim.reasons] == codes
     assert claim.verdict == ("unsupported" if codes else "supported")
     if codes:
-        hedge = "allegedly" if evidence == HEDGED else "unconfirmed"
-        assert claim.reasons[0].detail == f'the source says "{hedge}"; the sentence states it as fact'
+        said = re.fullmatch(r'the source says "(.+)"; the sentence states it as fact', claim.reasons[0].detail)
+        assert said and f" {said.group(1)} " in f" {evidence} "
 
 
 def test_citations_follow_the_order_of_the_keys() -> None:

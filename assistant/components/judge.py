@@ -42,11 +42,14 @@ def strip_attribution(claim: str) -> str:
     return _ATTRIBUTION.sub("", claim.strip(), count=1) or claim
 
 
-# Words by which a text doubts what it reports ("allegedly", "is said to"). Attributions ("according
-# to the census", "the opposition claimed") are not among them: they name a source, not a doubt.
+# Words by which a text doubts what it reports ("allegedly", "is said to") or only supposes it ("may",
+# "probably", "suggests that"). Attributions ("according to the census", "the opposition claimed") are
+# not among them: they name a source, not a doubt. Neither are "May" (the month) or "could not".
 HEDGE = re.compile(
     r"\b(?:allegedly|reportedly|purportedly|supposedly|ostensibly|apparently|rumou?red|unconfirmed|unverified"
-    r"|(?:is|are|was|were) (?:said|believed|thought|claimed|alleged|reported|rumou?red) to|alleged)\b",
+    r"|(?:is|are|was|were) (?:said|believed|thought|claimed|alleged|reported|rumou?red) to|alleged"
+    r"|(?-i:may)|might|could(?!\s+not|n't)|possibly|perhaps|probably|presumably|(?:un)?likely"
+    r"|(?:appears?|seems?) to|suggest(?:s|ed)? that)\b",
     re.IGNORECASE,
 )
 _ATTRIBUTED = re.compile(
