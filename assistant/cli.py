@@ -192,7 +192,7 @@ _MARKS = {"supported": "✓", "unsupported": "✗", "uncited": "?"}
 
 def _answer_text(answer) -> str:
     """The checked sentences with their quotes, then notes and timings."""
-    lines = [] if answer.draft is None else [f"{answer.text} None of the sentences above is supported by them:"]
+    lines = [] if answer.draft is None else [f"{answer.text} Not one sentence of the draft is supported by them:"]
     for claim in answer.claims:
         found = " (uncited; sources found by the checker)" if claim.cited_by == "checker" else ""
         lines.append(f"{_MARKS[claim.verdict]} {claim.verdict:<11} {claim.text}{found}")

@@ -194,6 +194,7 @@ def _details(claim: Claim) -> dict[str, Any]:
 
 SOURCES_HEADING = "Sources:"
 FLAGGED_HEADING = "Not supported by the sources:"
+WITHDRAWN = f"None. {NOT_FOUND}"  # the sources of a withdrawn draft
 
 
 def answer_appendix(answer: Answer) -> str:
@@ -202,7 +203,7 @@ def answer_appendix(answer: Answer) -> str:
     blank line and `Sources:`, so a follow-up can cut it off again (`without_appendix`). A withdrawn
     draft gets the not-found sentence for its sources, then its flags."""
     if answer.draft is not None:  # the text streamed was the draft, which no source supports
-        parts = [f"\n\n{SOURCES_HEADING}\nNone. {NOT_FOUND}"]
+        parts = [f"\n\n{SOURCES_HEADING}\n{WITHDRAWN}"]
     elif not answer.answered:
         return ""
     else:
@@ -215,8 +216,10 @@ def answer_appendix(answer: Answer) -> str:
 
 
 def without_appendix(text: str) -> str:
-    """An earlier answer as the model wrote it, without the sources `answer_appendix` added."""
-    return text.split(f"\n\n{SOURCES_HEADING}\n", 1)[0]
+    """An earlier answer as the model wrote it, without the sources `answer_appendix` added; a
+    withdrawn draft is the not-found sentence, as in the chat's history, not what no source supports."""
+    answer, _, appendix = text.partition(f"\n\n{SOURCES_HEADING}\n")
+    return NOT_FOUND if appendix.startswith(WITHDRAWN) else answer
 
 
 def _source_lines(answer: Answer) -> list[str]:

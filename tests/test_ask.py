@@ -330,5 +330,5 @@ def test_the_cli_text_of_a_withdrawn_draft_says_the_documents_do_not_answer(note
     backends = open_backends(notes_dir)
     scripted(backends, "Some 5 million Tajiks work in Russia [S1].")
     lines = _answer_text(pipeline.ask(QUESTION, backends)).splitlines()
-    assert lines[0] == f"{NOT_FOUND} None of the sentences above is supported by them:"
+    assert lines[0] == f"{NOT_FOUND} Not one sentence of the draft is supported by them:"
     assert lines[1].startswith("✗ unsupported ")

@@ -96,7 +96,7 @@ def ask(page, question: str, generator: str):
     return page.locator(".turn").nth(asked)
 
 
-def test_upload_ask_check_cite_and_delete_in_a_real_browser(page, server: str) -> None:
+def test_upload_ask_check_cite_and_delete_in_a_real_browser(page, server: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
     page.goto(server)
@@ -111,7 +111,9 @@ def test_upload_ask_check_cite_and_delete_in_a_real_browser(page, server: str) -
                 .observe(announcer, {childList: true, characterData: true, subtree: true});
         }"""
     )
-    page.set_input_files("#files", [str(ARTICLE), str(BAD / "notes.xyz")])
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n")
+    page.set_input_files("#files", [str(ARTICLE), str(BAD / "notes.xyz"), str(photo)])
     drop_file(page, "wall.txt", HOSTILE)
     uploads = page.locator("#uploads")
     expect(uploads.locator(f'[data-name="{ARTICLE.name}"]')).to_have_attribute("data-status", "added", timeout=120_000)
@@ -121,9 +123,10 @@ def test_upload_ask_check_cite_and_delete_in_a_real_browser(page, server: str) -
     expect(rejected).to_contain_text("unsupported file type")
     expect(page.locator("#document-list")).to_contain_text(ARTICLE_TITLE)  # refreshed when the job ended
     # Each outcome is announced once; the list itself, redrawn every second while indexing, is not live.
-    told = " ".join(page.evaluate("window.told"))
-    for outcome in (f"{ARTICLE.name}: added", "wall.txt: added", "notes.xyz: rejected"):
-        assert told.count(outcome) == 1, told
+    told = page.evaluate("window.told")
+    for outcome in (f"{ARTICLE.name}: added", "wall.txt: added", "notes.xyz: rejected", "photo.png: rejected"):
+        assert " ".join(told).count(outcome) == 1, told
+    assert "notes.xyz: rejected; photo.png: rejected." in told  # refused together, said together
     assert uploads.get_attribute("aria-live") is None
 
     # Quotes only: every sentence a verbatim quotation, so supported.

@@ -39,6 +39,8 @@ from assistant.components.checks import missing_names, missing_numbers, names_in
         pytest.param("10\u202f000 workers", {10_000, 10, 0}, id="narrow-no-break-space-grouped"),
         pytest.param("rose 10,5 %", {10.5, 10, 5}, id="decimal-comma"),
         pytest.param("2.345.678,5", {2_345_678.5}, id="dot-grouped-with-decimal-comma"),
+        pytest.param("12.345,67 euros", {12_345.67}, id="one-dot-group-with-decimal-comma"),
+        pytest.param("2.345 tonnes", {2.345}, id="one-dot-group-is-a-decimal"),
         pytest.param("in 2019 345 people", {2019, 345}, id="a-year-is-not-a-group"),
     ],
 )
@@ -70,6 +72,7 @@ def test_the_forms_the_docstring_promises_agree() -> None:
         pytest.param("It rose 10.5%", "it rose 10,5 %", [], id="decimal-point-vs-comma"),
         pytest.param("2,345,678 people", "2 345 678 people", [], id="comma-vs-space-groups"),
         pytest.param("2,345,678 people", "2.345.678 people", [], id="comma-vs-dot-groups"),
+        pytest.param("costs 12,345.67 euros", "costs 12.345,67 euros", [], id="european-price"),
         pytest.param("It rose 10,5%", "it rose 10%", ["10,5"], id="decimal-comma-not-matched-by-its-whole-part"),
         pytest.param("items 1,2 and 3", "items 1, 2 and 3", [], id="a-list-read-as-a-list"),
         pytest.param("1,500 people", "1.5 people", ["1,500"], id="comma-thousands-are-never-a-decimal"),

@@ -339,6 +339,12 @@ CONVERSATIONS = [
         id="sources-list-cut",
     ),
     pytest.param(
+        _messages(("user", "Q1"), ("assistant", f"Invented [S1].\n\nSources:\nNone. {NOT_FOUND}"), ("user", "Q2")),
+        "Q2",
+        [("Q1", NOT_FOUND)],
+        id="withdrawn-draft-is-not-found",
+    ),
+    pytest.param(
         _messages(("assistant", "Hello!"), ("user", "Q1"), ("tool", "{}"), ("user", "Q2")),
         "Q2",
         [("Q1", "")],

@@ -28,7 +28,7 @@ _UNITS = "one|two|three|four|five|six|seven|eight|nine"
 _SPACE = "[ \u00a0\u202f\u2009]"  # a space between digit groups: plain, no-break, narrow no-break or thin
 _DIGITS = (
     r"\d{1,3}(?:,\d{3})+(?:\.\d+)?"  # 1,500 and 147,182,123.5
-    r"|\d{1,3}(?:\.\d{3}){2,}(?:,\d+)?"  # 2.345.678 (with one group, 2.345 is a decimal)
+    r"|\d{1,3}(?:(?:\.\d{3}){2,}(?:,\d+)?|(?:\.\d{3})+,\d+)"  # 2.345.678, 12.345,67 (2.345 is a decimal)
     rf"|\d{{1,3}}(?:{_SPACE}\d{{3}})+(?:[.,]\d+)?(?!\d)"  # 2 345 678
     r"|\d+,\d{1,2}(?!\d)"  # 10,5: a decimal comma
     r"|\d+(?:\.\d+)?"
@@ -88,7 +88,7 @@ def _value(number: str) -> float:
         return 1.0
     if number[0].isalpha():  # twenty-five
         return float(sum(_WORDS[part] for part in re.split(r"[- ]", number)))
-    if re.fullmatch(r"\d{1,3}(?:\.\d{3}){2,}(?:,\d+)?", number):  # 2.345.678,5
+    if re.fullmatch(r"\d{1,3}(?:(?:\.\d{3}){2,}(?:,\d+)?|(?:\.\d{3})+,\d+)", number):  # 2.345.678,5
         return float(number.replace(".", "").replace(",", "."))
     return float(number.replace(",", ""))
 

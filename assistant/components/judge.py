@@ -42,14 +42,23 @@ def strip_attribution(claim: str) -> str:
     return _ATTRIBUTION.sub("", claim.strip(), count=1) or claim
 
 
-# Words by which a text doubts what it reports ("allegedly", "is said to") or only supposes it ("may",
-# "probably", "suggests that"). Attributions ("according to the census", "the opposition claimed") are
-# not among them: they name a source, not a doubt. Neither are "May" (the month) or "could not".
-HEDGE = re.compile(
+# Words by which a text doubts what it reports ("allegedly", "is said to"). Attributions ("according
+# to the census", "the opposition claimed") are not among them: they name a source, not a doubt.
+DOUBT = re.compile(
     r"\b(?:allegedly|reportedly|purportedly|supposedly|ostensibly|apparently|rumou?red|unconfirmed|unverified"
-    r"|(?:is|are|was|were) (?:said|believed|thought|claimed|alleged|reported|rumou?red) to|alleged"
-    r"|(?-i:may)|might|could(?!\s+not|n't)|possibly|perhaps|probably|presumably|(?:un)?likely"
-    r"|(?:appears?|seems?) to|suggest(?:s|ed)? that)\b",
+    r"|(?:is|are|was|were) (?:said|believed|thought|claimed|alleged|reported|rumou?red) to|alleged)\b",
+    re.IGNORECASE,
+)
+# Words by which it only supposes, in the uses that are rarely anything else: "may be", "could have",
+# "probably", "suggests that"; not "may stay" (allowed), "could enter" (able) or "more likely" (a rate).
+SUPPOSITION = re.compile(
+    r"\b(?:might|(?:may|could) (?:be|have|well)|possibly|perhaps|probably|presumably"
+    r"|(?<!more )(?<!less )(?:un)?likely|(?:appears?|seems?) to|suggest(?:s|ed)? that)\b",
+    re.IGNORECASE,
+)
+# A sentence keeps a supposition in any modal wording of its own ("may face" for "may be deported").
+_MODAL = re.compile(
+    r"\b(?:may|might|could|would|possibly|perhaps|probably|presumably|(?:un)?likely|appears?|seems?|suggest(?:s|ed)?)\b",
     re.IGNORECASE,
 )
 _ATTRIBUTED = re.compile(
@@ -62,12 +71,22 @@ _ATTRIBUTED = re.compile(
 
 def attributed(claim: str) -> bool:
     """Whether the claim says whose it is ("The article claims ...", "..., the author says",
-    "according to ...") or keeps a hedge ("reportedly").
+    "according to ...") or keeps a doubt ("reportedly").
 
     >>> attributed("Prices rose, the article claims."), attributed("Prices rose.")
     (True, False)
     """
-    return bool(_ATTRIBUTED.search(claim) or HEDGE.search(claim))
+    return bool(_ATTRIBUTED.search(claim) or DOUBT.search(claim))
+
+
+def keeps(hedge: str, claim: str) -> bool:
+    """Whether the claim keeps the force of its source's `hedge`: a doubt ("allegedly") is kept by a
+    doubt or an attribution, a supposition ("may be") also by any modal word ("could", "likely").
+
+    >>> keeps("allegedly", "Prices could rise."), keeps("may be", "Prices could rise.")
+    (False, True)
+    """
+    return attributed(claim) or (not DOUBT.fullmatch(hedge) and bool(_MODAL.search(claim)))
 
 
 class Judge(Protocol):

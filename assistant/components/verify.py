@@ -13,7 +13,16 @@ import numpy as np
 from assistant.components.checks import missing_names, missing_numbers, names_in
 from assistant.components.cite import find_quote, normalise, quoted_spans, sentence_spans, shortened
 from assistant.components.embed import Embedder
-from assistant.components.judge import HEDGE, WORD, Judge, attributed, content_words, strip_attribution
+from assistant.components.judge import (
+    DOUBT,
+    SUPPOSITION,
+    WORD,
+    Judge,
+    attributed,
+    content_words,
+    keeps,
+    strip_attribution,
+)
 from assistant.records import Citation, Claim, Judgement, ParsedDocument, Reason, Source
 
 JUDGE_SENTENCE_CHARS = 400
@@ -263,13 +272,14 @@ def _uncited_reason(claim: Claim) -> Reason:
 
 
 HEDGE_REACH = 40  # characters before the claim's first word in its source sentence that a hedge may stand
+_CLAUSE_BREAK = re.compile(r"[;:]|,\s+(?:and|but|while|whereas)\b|\bbut\b")
 
 
 def _dropped_hedge(claim: str, evidence: list[Evidence]) -> str | None:
-    """The hedge ("allegedly", "is said to") governing what the claim takes from the evidence sentence
-    closest to it, when the claim neither keeps a hedge nor says whose claim it is: it then states as
-    fact what its source only reports. Governing: standing within the stretch of the sentence that
-    holds the claim's words (or just before it), not in a clause the claim left out."""
+    """The hedge ("allegedly", "may be") governing what the claim takes from the evidence sentence
+    closest to it, when the claim does not keep it (`keeps`): the claim then states as fact what its
+    source only reports or supposes. Governing: standing within the stretch of the sentence that
+    holds the claim's words, or shortly before it in the same clause; not in a clause the claim left out."""
     if not evidence or attributed(claim):
         return None
     sentence = max(evidence, key=lambda e: e.similarity).text
@@ -277,8 +287,17 @@ def _dropped_hedge(claim: str, evidence: list[Evidence]) -> str | None:
     shared = [m for m in WORD.finditer(sentence) if content_words(m.group(0)) & words]
     if not shared:
         return None
-    start, end = shared[0].start() - HEDGE_REACH, shared[-1].end()
-    return next((m.group(0) for m in HEDGE.finditer(sentence) if start <= m.start() < end), None)
+    first, end = shared[0].start(), shared[-1].end()
+    hedges = sorted([*DOUBT.finditer(sentence), *SUPPOSITION.finditer(sentence)], key=lambda m: m.start())
+    for hedge in hedges:
+        before = hedge.start() < first
+        if not first - HEDGE_REACH <= hedge.start() < end:
+            continue
+        if before and _CLAUSE_BREAK.search(sentence[hedge.end() : first]):
+            continue
+        if not keeps(hedge.group(0), claim):
+            return hedge.group(0)
+    return None
 
 
 def _names(sources: Iterable[Source]) -> frozenset[str]:

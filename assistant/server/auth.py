@@ -56,7 +56,7 @@ class KeyAttempts:
             if len(recent) >= self.limit:
                 wait = max(1, math.ceil(recent[0] + self.window - self.clock()))
                 raise TooManyAttempts(f"too many wrong keys from this address; try again in {wait} s", wait)
-            if len(self._failures) > MAX_ADDRESSES:  # many clients: forget those with nothing recent
+            if client not in self._failures and len(self._failures) > MAX_ADDRESSES:  # forget stale clients
                 for seen in list(self._failures):
                     self._recent(seen)  # drops it when nothing of it is recent
             mark = self.clock()

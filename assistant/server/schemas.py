@@ -159,7 +159,8 @@ class CitationOut(BaseModel):
     doc_id: str
     chunk_id: str = Field(
         description="The passage of that source. A quotation the sentence makes is looked for in the"
-        " whole document when it is not in the passage: `start` and `end` then lie outside the passage."
+        " whole document when it is not in the passage: `start` and `end` may then run past the passage"
+        " or lie elsewhere in the document."
     )
     title: str = Field(examples=[TITLE])
     quote: str = Field(description="Verbatim: `document.text[start:end]`.", examples=[QUOTE])

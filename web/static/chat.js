@@ -71,6 +71,8 @@
       turn.scrollIntoView({ block: "start", behavior: "smooth" });
     } else if (turn.dataset.summary) {
       document.getElementById("announce").textContent = "Answer ready: " + turn.dataset.summary + ".";
+    } else if (turn.dataset.state === "logged-out") {
+      document.getElementById("announce").textContent = "Logged out: log in again to see the answer.";
     }
   });
 
@@ -133,18 +135,26 @@
   // The upload list is redrawn every second while files are indexed, so it is not a live region:
   // a screen reader is told each file's outcome once, through the page's announcer.
   var FINISHED = ["added", "replaced", "unchanged", "skipped", "failed", "rejected"];
-  var told = {};
+  var told = {};  // "job id/file name" of the outcomes said: a job's list is redrawn until it ends
+  var unsaid = [];
 
   function tellOutcomes(root) {
-    var news = [];
     root.querySelectorAll(".upload[data-status]").forEach(function (item) {
+      if (FINISHED.indexOf(item.dataset.status) < 0) return;
       var group = item.closest(".upload-group");
-      var key = (group && group.id) + "/" + item.dataset.name;
-      if (FINISHED.indexOf(item.dataset.status) < 0 || told[key]) return;
-      told[key] = true;
-      news.push(item.dataset.name + ": " + item.dataset.status);
+      if (group && group.id) {  // a job's group; a group without one (refused at once) is drawn once
+        var key = group.id + "/" + item.dataset.name;
+        if (told[key]) return;
+        told[key] = true;
+      }
+      unsaid.push(item.dataset.name + ": " + item.dataset.status);
     });
-    if (news.length) document.getElementById("announce").textContent = news.join("; ") + ".";
+    // Outcomes that arrive together (several files refused at once) are said in one announcement.
+    if (unsaid.length) window.setTimeout(function () {
+      if (!unsaid.length) return;
+      document.getElementById("announce").textContent = unsaid.join("; ") + ".";
+      unsaid = [];
+    }, 0);
   }
 
   document.addEventListener("htmx:load", function (event) {
