@@ -125,6 +125,11 @@ SPLITS = [
         [("Prices rose.", ["S1"], []), ("Dr. Smith agrees.", ["S2"], [])],
         id="title-abbreviation-after-a-sentence",
     ),
+    pytest.param(
+        "The worker in Helix Energy Solutions v. Hewitt was not paid a salary [S1].",
+        [("The worker in Helix Energy Solutions v. Hewitt was not paid a salary.", ["S1"], [])],
+        id="a-case-name-is-not-cut-after-v",
+    ),
 ]
 
 
@@ -264,6 +269,11 @@ def test_normalise(text: str, expected: str) -> None:
             'They demand "Tajiks to Tajikistan!" and "Russia for the Russians". Next one.',
             ['They demand "Tajiks to Tajikistan!" and "Russia for the Russians".', "Next one."],
             id="a-sentence-going-on-after-a-quotation",
+        ),
+        pytest.param(
+            "In Helix Energy Solutions v. Hewitt the Court ruled. It was 6-3.",
+            ["In Helix Energy Solutions v. Hewitt the Court ruled.", "It was 6-3."],
+            id="a-case-name-is-not-cut-after-v",
         ),
     ],
 )

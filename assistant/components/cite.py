@@ -20,9 +20,10 @@ _SOURCES_LABEL = re.compile(r"(?:sources?|references?|citations?)\s*:?", re.IGNO
 _MARKER_AFTER_STOP = re.compile(rf"([.!?])((?:\s*(?:{MARKER.pattern}))+)", re.IGNORECASE)
 _LEADING_MARKERS = re.compile(rf"^\s*(?:(?:{MARKER.pattern})\s*)+", re.IGNORECASE)
 _KEY_DIGITS = re.compile(r"\d+")
-_ABBREVIATION = re.compile(  # "... Dr." "St." "U.S.", not "... in May." or "... to Iran."
-    r"^(?:.*\s)?(?:(?:Dr|Mr|Mrs|Ms|Prof|St|Mt|Jr|Sr|Gen|Col|Lt|Sgt|Capt|Rev|Gov|Sen|Rep|Pres|Fig|No|Vol|Jan|Feb"
-    r"|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Inc|Ltd|Co|Corp|approx|ca|cf|vs)|[A-Z](?:\.[A-Z])*)\.$"
+_ABBREVIATION = re.compile(  # "... Dr." "St." "U.S." "Cruz v.", not "... in May." or "... to Iran."
+    r"^(?:.*\s)?(?:(?:Dr|Mr|Mrs|Ms|Prof|St|Mt|Jr|Sr|Gen|Col|Lt|Sgt|Capt|Rev|Gov|Sen|Rep|Pres|Fig|No|Nos|Vol|Jan|Feb"
+    r"|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Inc|Ltd|Co|Corp|approx|ca|cf|vs|v|e\.g|i\.e|et al|pp?|Sec|Art|Ch)"
+    r"|[A-Z](?:\.[A-Z])*)\.$"
 )
 QUOTATION_RUN = 600  # most characters one sentence may grow to while a quotation is open
 _QUOTE_MARK = re.compile(r'(?<!\d)"')
@@ -211,7 +212,8 @@ def quoted_spans(sentence: str) -> list[str]:
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the sentences of `text` (a passage). A heading or paragraph that ends a
-    line is a sentence of its own; a line wrapped mid-sentence (as in PDFs) is not.
+    line is a sentence of its own; a line wrapped mid-sentence (as in PDFs) is not, nor is a cut
+    after an abbreviation ("Helix Energy Solutions v. Hewitt").
 
     >>> sentence_spans("Migration\\nSome 3 million work abroad. Most in Russia.")
     [(0, 9), (10, 37), (38, 53)]
@@ -229,7 +231,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
                 continue
             a += len(piece) - len(piece.lstrip())
             b -= len(piece) - len(piece.rstrip())
-            if len(spans) > first and _goes_on_after_quotation(text[spans[-1][0] : spans[-1][1]], block[a:b]):
+            before = text[spans[-1][0] : spans[-1][1]] if len(spans) > first else None
+            if before is not None and (_goes_on_after_quotation(before, block[a:b]) or _ABBREVIATION.match(before)):
                 spans[-1] = (spans[-1][0], block_start + b)
             else:
                 spans.append((block_start + a, block_start + b))
