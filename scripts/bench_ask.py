@@ -2,10 +2,13 @@
 
     python scripts/bench_ask.py [--generator local|openai|extractive] [--model packaged:NAME]
 
-Ingests corpus/ into bench-data/ask, asks each question below once to warm up the models, then
-again timed. Prints one JSON line: medians and maxima per stage, prompt size, and verdict counts.
+Ingests corpus/ into bench-data/ask, asks the first question once to warm up the models, then each
+question timed. Prints one JSON line: medians and maxima per stage, prompt size, verdict counts,
+the questions not answered (and of those, the ones whose draft was withdrawn), and each answer.
 The questions are about the sample article; it does not answer the last two (one on its topic, one
-off it).
+off it). Other documents and questions:
+
+    python scripts/bench_ask.py --documents ../shared/eval/docs --questions scripts/eval_docs_questions.txt
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import argparse
 import json
 import statistics
 from collections import Counter
+from pathlib import Path
 
 from evaldata import REPO, scratch_settings
 
@@ -35,13 +39,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generator", default=None)
     parser.add_argument("--model", default=None, help="GGUF setting for the local generator.")
+    parser.add_argument("--documents", type=Path, help="A folder or file to ask about instead of corpus/.")
+    parser.add_argument("--questions", type=Path, help="Questions, one per line, instead of the built-in ones.")
     args = parser.parse_args()
     offline()
+    documents = args.documents or REPO / "corpus"
+    if not documents.exists():
+        raise SystemExit(f"{documents} does not exist (the evaluation documents are read from ../shared/eval/docs)")
+    questions = QUESTIONS if args.questions is None else _questions(args.questions)
     generation = {"model": args.model} if args.model else {}
-    backends = Backends(scratch_settings("ask", generation=generation))
-    ingest_paths([REPO / "corpus"], backends)
-    ask(QUESTIONS[0], backends, generator=args.generator)  # warm-up: loads the models
-    answers = [ask(question, backends, generator=args.generator) for question in QUESTIONS]
+    store = "ask" if args.documents is None else f"ask-{documents.name}"
+    backends = Backends(scratch_settings(store, generation=generation))
+    ingest_paths([documents], backends)
+    ask(questions[0], backends, generator=args.generator)  # warm-up: loads the models
+    answers = [ask(question, backends, generator=args.generator) for question in questions]
     timings = [answer.timings for answer in answers]
     stages = ("retrieval", "first_token", "generation", "verification", "total")
     result = {
@@ -60,8 +71,17 @@ def main() -> None:
         "sources_found_by_checker": sum(c.cited_by == "checker" for a in answers for c in a.claims),
         "not_found": [a.question for a in answers if not a.answered],
         "withdrawn": [a.question for a in answers if a.draft is not None],  # a draft no source supports
+        "answers": [
+            {"question": a.question, "draft": a.draft or a.text, "verdicts": [c.verdict for c in a.claims]}
+            for a in answers
+        ],
     }
     print(json.dumps(result))
+
+
+def _questions(path: Path) -> list[str]:
+    lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def _spread(values: list[float]) -> dict[str, float] | None:
