@@ -180,8 +180,8 @@ class ServerSettings(BaseModel):
     key_failures_per_minute: int = Field(
         10,
         ge=1,
-        description="Wrong API keys (login form or header) one client address may send per minute; past that "
-        "it is refused (429) until the minute since the oldest has passed.",
+        description="Wrong API keys (login form or header) one client (an address; for IPv6, its /64 network) may "
+        "send per minute; past that it is refused (429) until the minute since the oldest has passed.",
     )
     max_upload_files: int = Field(50, ge=1, description="Files accepted in one upload.")
     max_answers: int = Field(

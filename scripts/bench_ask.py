@@ -72,7 +72,7 @@ def main() -> None:
         "not_found": [a.question for a in answers if not a.answered],
         "withdrawn": [a.question for a in answers if a.draft is not None],  # a draft no source supports
         "answers": [
-            {"question": a.question, "draft": a.draft or a.text, "verdicts": [c.verdict for c in a.claims]}
+            {"question": a.question, "written": a.draft or a.text, "verdicts": [c.verdict for c in a.claims]}
             for a in answers
         ],
     }

@@ -303,7 +303,13 @@ def _dropped_hedge(claim: str, evidence: list[Evidence]) -> str | None:
 def _names(sources: Iterable[Source]) -> frozenset[str]:
     """The names the passages use mid-sentence: a sentence that opens with one of them ("Putin
     warned...") must find it in its cited passages too."""
-    return frozenset().union(*(names_in(source.hit.chunk.text) for source in sources))
+    return frozenset().union(*(_passage_names(source.hit.chunk.text) for source in sources))
+
+
+@lru_cache(maxsize=PASSAGES_CACHED)
+def _passage_names(passage: str) -> frozenset[str]:
+    """Every sentence of an answer asks this of the same passages: read each once."""
+    return frozenset(names_in(passage))
 
 
 def _deterministic_reasons(text: str, cited: list[Source], quotes: list[str], names: frozenset[str]) -> list[Reason]:

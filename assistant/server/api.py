@@ -27,7 +27,7 @@ from assistant.present import (
 )
 from assistant.records import Turn
 from assistant.server import schemas, streaming, uploads
-from assistant.server.auth import require_key, same_origin
+from assistant.server.auth import KEY_STATUS_TEXT, require_key, same_origin
 from assistant.server.deps import BackendsDep, JobsDep
 from assistant.server.health import health_json
 
@@ -35,8 +35,7 @@ router = APIRouter(dependencies=[Depends(require_key), Depends(same_origin)])
 
 _STATUS_TEXT = {
     400: "Bad input that the schema cannot catch.",
-    401: "The server has an API key and the request did not carry it.",
-    429: "Too many wrong keys from this address in the last minute: refused, whatever the key, until `Retry-After`.",
+    **KEY_STATUS_TEXT,
     404: "No such document or job.",
     413: "Too large: a question over the limit, a file over `ingest.max_file_mb`, too many files, or a body "
     "over the request limit.",

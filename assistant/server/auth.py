@@ -22,6 +22,11 @@ from assistant.errors import TooManyAttempts, Unauthorized
 
 COOKIE = "assistant_session"
 KEY_NEEDED = "this server needs an API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY`"
+# The key's refusals as both APIs document them.
+KEY_STATUS_TEXT = {
+    401: "The server has an API key and the request did not carry it.",
+    429: "Too many wrong keys from this client in the last minute: refused, whatever the key, until `Retry-After`.",
+}
 # Declared for the OpenAPI page (its "Authorize" button); `authorised` does the checking.
 BEARER = HTTPBearer(auto_error=False, description="`Authorization: Bearer KEY`, when the server has an API key.")
 HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="`X-API-Key: KEY`, the same key.")

@@ -19,7 +19,7 @@ from assistant.present import answer_appendix, answer_json, without_appendix
 from assistant.records import Answer, Turn
 from assistant.server import openai_schemas as schemas
 from assistant.server import streaming
-from assistant.server.auth import require_key
+from assistant.server.auth import KEY_STATUS_TEXT, require_key
 from assistant.server.deps import BackendsDep
 
 router = APIRouter(dependencies=[Depends(require_key)], tags=["OpenAI-compatible"])
@@ -39,8 +39,7 @@ _ERROR_TYPES = {
 }
 _STATUS_TEXT = {
     400: "Bad input: the last message is not the user's, an empty question.",
-    401: "The server has an API key and the request did not carry it.",
-    429: "Too many wrong keys from this address in the last minute: refused, whatever the key, until `Retry-After`.",
+    **KEY_STATUS_TEXT,
     404: "No such model.",
     413: "The question is over the limit, or the body over the request limit.",
     422: "The request does not match the schema.",
